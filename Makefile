@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` (set up, train if needed, start everything) and
+# `make test` (set up, train if needed, run every test). See README.md.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/clinic.tar.gz
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: setup train run test validate lock clean
+
+setup:
+	@scripts/setup.sh
+
+# Rasa fingerprints config, domain, data and the spaCy pipeline: with nothing changed this
+# reuses the old model in seconds.
+train: setup
+	@$(BIN)/rasa train --fixed-model-name clinic --out models
+
+validate: setup
+	@$(BIN)/rasa data validate --fail-on-warnings
+
+run: train
+	@scripts/run.sh
+
+test: train
+	@scripts/test.sh
+
+# Regenerate requirements.lock from requirements.in in a scratch environment.
+lock:
+	@scripts/lock.sh
+
+clean:
+	rm -rf $(VENV) models .rasa var/*.db

@@ -1,0 +1,92 @@
+"""Answers the FAQ intents from content/answers.yml: a short answer with its source first,
+the longer text on "tell me more"."""
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import (
+    CLINIC,
+    CONTENT,
+    QUESTION_INTENTS,
+    intent_buttons,
+    latest_entities,
+    latest_intent,
+    phone_button,
+    source_line,
+)
+
+# Key words of the body_part entity, most specific first: "my lower back pain" -> "lower back".
+BODY_PART_NAMES = (
+    ("lower", "lower back"),
+    ("low ", "lower back"),
+    ("lumbar", "lower back"),
+    ("upper", "upper back"),
+    ("mid", "upper back"),
+    ("neck", "neck"),
+    ("nek", "neck"),
+    ("shoulder", "shoulder"),
+    ("tailbone", "tailbone"),
+    ("spine", "back"),
+    ("back", "back"),
+    ("bak", "back"),
+)
+
+
+def body_part_name(value: Text) -> Optional[Text]:
+    value = value.lower()
+    return next((name for key, name in BODY_PART_NAMES if key in value), None)
+
+
+def clinic_details() -> List[Text]:
+    """Address and hours only when clinic.yml has them: the bot never makes them up."""
+    lines = []
+    if CLINIC.address:
+        lines.append(f"Address: {CLINIC.address}")
+    if CLINIC.hours:
+        lines.append(f"Hours: {CLINIC.hours}")
+    return lines
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        intent = latest_intent(tracker)
+        if intent not in QUESTION_INTENTS:
+            dispatcher.utter_message(text=CONTENT.messages["out_of_scope"], buttons=[phone_button()])
+            return []
+        answer = CONTENT.answers[intent]
+        parts = [answer.text]
+        if intent == "ask_location_hours":
+            parts = clinic_details() + parts
+        named = [n for n in map(body_part_name, latest_entities(tracker, "body_part")) if n]
+        if named and answer.body_part:
+            parts.append(answer.body_part.replace("{body_part}", named[0]))
+        parts.append(source_line(answer.sources[:1]))
+        buttons = [{"title": "Tell me more", "payload": "/tell_me_more"}] if answer.more else []
+        buttons += intent_buttons(answer.suggestions)
+        dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons)
+        return [SlotSet("last_answer", intent)]
+
+
+class ActionTellMeMore(Action):
+    def name(self) -> Text:
+        return "action_tell_me_more"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        answer = CONTENT.answers.get(tracker.get_slot("last_answer") or "")
+        if answer is None or answer.more is None:
+            dispatcher.utter_message(
+                text=CONTENT.messages["tell_me_more_none"], buttons=[phone_button()]
+            )
+            return []
+        text = f"{answer.more}\n\n{source_line(answer.sources)}"
+        dispatcher.utter_message(text=text, buttons=intent_buttons(answer.suggestions))
+        return []

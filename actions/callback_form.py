@@ -1,0 +1,145 @@
+"""The callback request: name, US phone number, preferred time and consent.
+
+The visitor can stop at any point ("stop", "no"), ask a question in between, or describe an
+emergency: those messages are left to the rules (data/rules/callback_form.yml) by extracting
+nothing from them. Nothing the visitor typed is ever repeated back.
+"""
+import re
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button
+
+FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
+# Intents the rules answer instead of the form.
+LEFT_TO_RULES = {"emergency", "stop", "deny"}
+# A question asked this confidently is answered (and the form carries on) rather than taken
+# as a name or a time.
+QUESTION_CONFIDENCE = 0.8
+MAX_NAME = 60
+MAX_TIME = 100
+
+
+def us_phone(text: Text) -> Optional[Text]:
+    """The number as (NXX) NXX-XXXX if `text` holds a valid North American number, else None."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if not re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", digits) or digits[1:3] == "11":
+        return None
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
+def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
+    """The visitor's text if it answers the form's question about `slot`, else None."""
+    if tracker.get_slot("requested_slot") != slot:
+        return None
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") in LEFT_TO_RULES:
+        return None
+    text = (tracker.latest_message.get("text") or "").strip()
+    if slot == "callback_phone" and len(re.sub(r"\D", "", text)) >= 7:
+        return text  # a number is an answer, whatever the classifier thought of it
+    if intent.get("name") in QUESTION_INTENTS and (intent.get("confidence") or 0) >= QUESTION_CONFIDENCE:
+        return None
+    return text or None
+
+
+def cleared_form() -> List[Dict[Text, Any]]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+class ValidateCallbackForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_callback_form"
+
+    async def extract_callback_name(self, dispatcher, tracker: Tracker, domain: DomainDict):
+        text = reply_to(tracker, "callback_name")
+        return {"callback_name": text} if text else {}
+
+    async def extract_callback_phone(self, dispatcher, tracker: Tracker, domain: DomainDict):
+        text = reply_to(tracker, "callback_phone")
+        return {"callback_phone": text} if text else {}
+
+    async def extract_callback_time(self, dispatcher, tracker: Tracker, domain: DomainDict):
+        text = reply_to(tracker, "callback_time")
+        return {"callback_time": text} if text else {}
+
+    async def extract_callback_consent(self, dispatcher, tracker: Tracker, domain: DomainDict):
+        if tracker.get_slot("requested_slot") != "callback_consent":
+            return {}
+        answers = {"affirm": True, "deny": False}
+        intent = latest_intent(tracker)
+        return {"callback_consent": answers[intent]} if intent in answers else {}
+
+    def validate_callback_name(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        name = " ".join(str(value).split())
+        if 0 < len(name) <= MAX_NAME and re.search(r"[^\W\d_]", name):
+            return {"callback_name": name}
+        dispatcher.utter_message(text=CONTENT.messages["bad_callback_name"])
+        return {"callback_name": None}
+
+    def validate_callback_phone(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        phone = us_phone(str(value))
+        if phone:
+            return {"callback_phone": phone}
+        dispatcher.utter_message(text=CONTENT.messages["bad_callback_phone"])
+        return {"callback_phone": None}
+
+    def validate_callback_time(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        when = " ".join(str(value).split())
+        if 0 < len(when) <= MAX_TIME:
+            return {"callback_time": when}
+        dispatcher.utter_message(text=CONTENT.messages["bad_callback_time"])
+        return {"callback_time": None}
+
+
+def ask_action(slot: Text, buttons: Tuple[Dict[Text, Text], ...] = ()) -> Type[Action]:
+    """The action the form runs to ask for `slot` (action_ask_<slot>), worded in answers.yml."""
+
+    class AskAction(Action):
+        def name(self) -> Text:
+            return f"action_ask_{slot}"
+
+        def run(self, dispatcher, tracker, domain) -> List[Dict[Text, Any]]:
+            dispatcher.utter_message(text=CONTENT.messages[f"ask_{slot}"], buttons=list(buttons))
+            return []
+
+    return AskAction
+
+
+ActionAskCallbackName = ask_action("callback_name")
+ActionAskCallbackPhone = ask_action("callback_phone")
+ActionAskCallbackTime = ask_action("callback_time")
+ActionAskCallbackConsent = ask_action("callback_consent", YES_NO)
+
+
+class ActionSubmitCallback(Action):
+    """Records the outcome as a callback_status event the front desk can search for."""
+
+    def name(self) -> Text:
+        return "action_submit_callback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("callback_consent") is True:
+            dispatcher.utter_message(text=CONTENT.messages["callback_saved"])
+            return [SlotSet("callback_status", "submitted")] + cleared_form()
+        dispatcher.utter_message(text=CONTENT.messages["callback_declined"], buttons=[phone_button()])
+        return [SlotSet("callback_status", "declined")] + cleared_form()
+
+
+class ActionCancelCallback(Action):
+    def name(self) -> Text:
+        return "action_cancel_callback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(text=CONTENT.messages["callback_cancelled"], buttons=[phone_button()])
+        return [SlotSet("callback_status", "cancelled")] + cleared_form()

@@ -1,0 +1,36 @@
+"""Short replies for greetings, thanks, goodbyes, "are you a bot?" and a stray yes or no."""
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import CONTENT, intent_buttons, latest_intent, phone_button
+
+# intent -> (message key in answers.yml, whether the phone button goes with it)
+REPLIES = {
+    "greet": ("greet", False),
+    "goodbye": ("goodbye", True),
+    "thank": ("thank", True),
+    "bot_challenge": ("bot_challenge", True),
+    "affirm": ("affirm", False),
+    "deny": ("deny", False),
+    "stop": ("deny", False),
+}
+# What the greeting offers to talk about.
+GREETING_TOPICS = ("ask_what_is_cryotherapy", "ask_does_it_hurt", "ask_cost", "book_appointment")
+
+
+class ActionChatReply(Action):
+    def name(self) -> Text:
+        return "action_chat_reply"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        intent = latest_intent(tracker)
+        key, with_phone = REPLIES.get(intent, ("out_of_scope", True))
+        buttons = [phone_button()] if with_phone else []
+        if intent in ("greet", "affirm"):
+            buttons = intent_buttons(GREETING_TOPICS)
+        dispatcher.utter_message(text=CONTENT.messages[key], buttons=buttons)
+        return []

@@ -1,0 +1,295 @@
+"""Loads and validates the curated answers (content/answers.yml) and the clinic's details
+(content/clinic.yml).
+
+Both files are edited by non-programmers, so every problem is reported as a ContentError that
+names the file and the key, and the servers refuse to start rather than answer with bad content.
+This module imports nothing from Rasa: the action server and the Rasa server's REST channel both
+use it.
+"""
+import os
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Tuple
+
+import yaml
+
+CONTENT_DIR = Path(os.environ.get("CLINIC_CONTENT_DIR", Path(__file__).parents[1] / "content"))
+
+# Intents answered from answers.yml: each needs an entry, and each entry a source.
+FAQ_INTENTS = (
+    "ask_what_is_cryotherapy",
+    "ask_how_it_works",
+    "ask_does_it_hurt",
+    "ask_chamber_vs_ice_pack",
+    "ask_fda_status",
+    "ask_evidence",
+    "ask_benefits",
+    "ask_safety",
+    "ask_session_details",
+    "ask_cost",
+    "ask_location_hours",
+    "ask_other_treatments",
+    "emergency",
+)
+
+# Fixed bot messages with no medical claims; answers.yml must define exactly these.
+MESSAGE_KEYS = (
+    "greet",
+    "goodbye",
+    "thank",
+    "bot_challenge",
+    "out_of_scope",
+    "handoff",
+    "book_appointment",
+    "offer_callback",
+    "ask_callback_name",
+    "ask_callback_phone",
+    "ask_callback_time",
+    "ask_callback_consent",
+    "bad_callback_name",
+    "bad_callback_phone",
+    "bad_callback_time",
+    "callback_saved",
+    "callback_declined",
+    "callback_cancelled",
+    "deny",
+    "affirm",
+    "clarify",
+    "something_else",
+    "tell_me_more_none",
+    "unavailable",
+    "empty",
+    "too_long",
+)
+
+ANSWER_KEYS = {"title", "text", "more", "body_part", "sources", "suggestions"}
+CLINIC_KEYS = {
+    "name",
+    "area",
+    "phone",
+    "free_initial_consultation",
+    "address",
+    "hours",
+    "services",
+    "pages",
+}
+PLACEHOLDERS = {"clinic_name", "phone"}
+
+
+class ContentError(ValueError):
+    """A content file is missing, malformed or incomplete."""
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: Optional[str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    title: str
+    text: str
+    more: Optional[str]
+    body_part: Optional[str]
+    sources: Tuple[Source, ...]
+    suggestions: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    area: str
+    phone: str
+    free_initial_consultation: bool
+    address: Optional[str]
+    hours: Optional[str]
+    services: Tuple[str, ...]
+    pages: Dict[str, str]
+
+    @property
+    def tel_uri(self) -> str:
+        return "tel:+1" + re.sub(r"\D", "", self.phone)[-10:]
+
+
+@dataclass(frozen=True)
+class Content:
+    clinic: Clinic
+    answers: Dict[str, Answer]
+    messages: Dict[str, str]
+
+
+def _read_yaml(path: Path) -> Dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ContentError(f"{path}: file not found") from error
+    except yaml.YAMLError as error:
+        raise ContentError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: expected a mapping at the top level")
+    if data.get("version") != 1:
+        raise ContentError(f"{path}: version: expected 1, got {data.get('version')!r}")
+    return data
+
+
+def _mapping(path: Path, key: str, value: Any) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ContentError(f"{path}: {key}: expected a mapping")
+    return value
+
+
+def _check_keys(path: Path, key: str, value: Dict[str, Any], allowed: Iterable[str]) -> None:
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ContentError(
+            f"{path}: {key}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _text(path: Path, key: str, value: Any, optional: bool = False) -> Optional[str]:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(f"{path}: {key}: expected non-empty text")
+    return " ".join(value.split())
+
+
+def _fill(path: Path, key: str, text: Optional[str], clinic: Clinic, extra=frozenset()) -> Optional[str]:
+    """Replaces {clinic_name} and {phone}; any other placeholder (except `extra`) is an error."""
+    if text is None:
+        return None
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        raise ContentError(f"{path}: {key}: broken placeholder: {error}") from error
+    unknown = sorted(fields - PLACEHOLDERS - set(extra))
+    if unknown:
+        raise ContentError(f"{path}: {key}: unknown placeholder {{{unknown[0]}}}")
+    return text.replace("{clinic_name}", clinic.name).replace("{phone}", clinic.phone)
+
+
+def load_clinic(path: Path) -> Clinic:
+    data = _read_yaml(path)
+    _check_keys(path, "(top level)", data, {"version", "clinic"})
+    raw = _mapping(path, "clinic", data.get("clinic"))
+    _check_keys(path, "clinic", raw, CLINIC_KEYS)
+    phone = _text(path, "clinic.phone", raw.get("phone"))
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) != 10 and not (len(digits) == 11 and digits.startswith("1")):
+        raise ContentError(f"{path}: clinic.phone: expected a US phone number, got {phone!r}")
+    free = raw.get("free_initial_consultation", False)
+    if not isinstance(free, bool):
+        raise ContentError(f"{path}: clinic.free_initial_consultation: expected true or false")
+    services = raw.get("services") or []
+    if not isinstance(services, list):
+        raise ContentError(f"{path}: clinic.services: expected a list")
+    pages = {}
+    for index, page in enumerate(raw.get("pages") or []):
+        key = f"clinic.pages[{index}]"
+        page = _mapping(path, key, page)
+        _check_keys(path, key, page, {"id", "title"})
+        pages[_text(path, f"{key}.id", page.get("id"))] = _text(path, f"{key}.title", page.get("title"))
+    return Clinic(
+        name=_text(path, "clinic.name", raw.get("name")),
+        area=_text(path, "clinic.area", raw.get("area")),
+        phone=phone,
+        free_initial_consultation=free,
+        address=_text(path, "clinic.address", raw.get("address"), optional=True),
+        hours=_text(path, "clinic.hours", raw.get("hours"), optional=True),
+        services=tuple(
+            _text(path, f"clinic.services[{i}]", s) for i, s in enumerate(services)
+        ),
+        pages=pages,
+    )
+
+
+def _source(path: Path, key: str, raw: Any, clinic: Clinic) -> Source:
+    raw = _mapping(path, key, raw)
+    if "clinic_page" in raw:
+        _check_keys(path, key, raw, {"clinic_page"})
+        page = raw["clinic_page"]
+        if page not in clinic.pages:
+            raise ContentError(
+                f"{path}: {key}.clinic_page: {page!r} is not one of the pages in clinic.yml"
+            )
+        return Source(title=f"{clinic.name}: {clinic.pages[page]}", url=None)
+    _check_keys(path, key, raw, {"title", "url"})
+    # A printed citation (a journal article with no stable address) may come without a url.
+    url = _text(path, f"{key}.url", raw.get("url"), optional=True)
+    if url is not None and not re.fullmatch(r"https://[^\s/]+\.[^\s]+", url):
+        raise ContentError(f"{path}: {key}.url: expected an https:// address, got {url!r}")
+    return Source(title=_text(path, f"{key}.title", raw.get("title")), url=url)
+
+
+def _answer(path: Path, intent: str, raw: Any, clinic: Clinic) -> Answer:
+    key = f"answers.{intent}"
+    raw = _mapping(path, key, raw)
+    _check_keys(path, key, raw, ANSWER_KEYS)
+    sources = raw.get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise ContentError(f"{path}: {key}.sources: every answer needs at least one source")
+    suggestions = raw.get("suggestions") or []
+    if not isinstance(suggestions, list):
+        raise ContentError(f"{path}: {key}.suggestions: expected a list of intents")
+    for index, suggestion in enumerate(suggestions):
+        if suggestion not in FAQ_INTENTS or suggestion == "emergency":
+            raise ContentError(
+                f"{path}: {key}.suggestions[{index}]: {suggestion!r} is not an answered question"
+            )
+    return Answer(
+        title=_text(path, f"{key}.title", raw.get("title")),
+        text=_fill(path, f"{key}.text", _text(path, f"{key}.text", raw.get("text")), clinic),
+        more=_fill(path, f"{key}.more", _text(path, f"{key}.more", raw.get("more"), True), clinic),
+        body_part=_fill(
+            path,
+            f"{key}.body_part",
+            _text(path, f"{key}.body_part", raw.get("body_part"), optional=True),
+            clinic,
+            extra={"body_part"},
+        ),
+        sources=tuple(
+            _source(path, f"{key}.sources[{i}]", s, clinic) for i, s in enumerate(sources)
+        ),
+        suggestions=tuple(suggestions),
+    )
+
+
+def _messages(path: Path, raw: Any, clinic: Clinic) -> Dict[str, str]:
+    raw = _mapping(path, "messages", raw)
+    _check_keys(path, "messages", raw, MESSAGE_KEYS)
+    messages = {}
+    for name in MESSAGE_KEYS:
+        if name not in raw:
+            raise ContentError(f"{path}: messages.{name}: missing")
+        entry = _mapping(path, f"messages.{name}", raw[name])
+        _check_keys(path, f"messages.{name}", entry, {"text"})
+        text = _text(path, f"messages.{name}.text", entry.get("text"))
+        messages[name] = _fill(path, f"messages.{name}.text", text, clinic)
+    return messages
+
+
+def load_content(directory: Path = CONTENT_DIR) -> Content:
+    """Reads and validates clinic.yml and answers.yml from `directory`."""
+    clinic = load_clinic(directory / "clinic.yml")
+    path = directory / "answers.yml"
+    data = _read_yaml(path)
+    _check_keys(path, "(top level)", data, {"version", "answers", "messages"})
+    raw_answers = _mapping(path, "answers", data.get("answers"))
+    _check_keys(path, "answers", raw_answers, FAQ_INTENTS)
+    answers = {}
+    for intent in FAQ_INTENTS:
+        if intent not in raw_answers:
+            raise ContentError(f"{path}: answers.{intent}: missing (every FAQ intent needs one)")
+        answers[intent] = _answer(path, intent, raw_answers[intent], clinic)
+    return Content(clinic=clinic, answers=answers, messages=_messages(path, data.get("messages"), clinic))
+
+
+def load_or_exit(directory: Path = CONTENT_DIR) -> Content:
+    """Loads the content once at start-up; a broken file stops the server with a clear message."""
+    try:
+        return load_content(directory)
+    except ContentError as error:
+        raise SystemExit(f"Content error, the server cannot start: {error}") from None

@@ -1,0 +1,51 @@
+"""When the bot is unsure or the question is not one it can answer.
+
+Two close guesses: offer both as buttons plus "something else" (as Sara, the Rasa demo bot,
+does). Otherwise: say what the bot can help with, and give the phone number.
+"""
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import CONTENT, intent_buttons, intent_title, latest_intent, phone_button
+
+# Two guesses are "close" when the second has at least this confidence and trails the first
+# by at most CLOSE_GAP: then either is a fair reading of the message.
+MIN_SECOND = 0.15
+CLOSE_GAP = 0.3
+# What "nothing fits" offers instead.
+HELP_TOPICS = ("ask_what_is_cryotherapy", "ask_safety", "ask_cost", "book_appointment")
+
+
+def close_guesses(ranking: List[Dict[Text, Any]]) -> List[Text]:
+    """The top two intents if both can be offered as buttons and neither clearly wins."""
+    guesses = [r for r in ranking if r.get("name") != "nlu_fallback"][:2]
+    if len(guesses) < 2 or not all(intent_title(g["name"]) for g in guesses):
+        return []
+    first, second = (g.get("confidence") or 0.0 for g in guesses)
+    if second >= MIN_SECOND and first - second <= CLOSE_GAP:
+        return [g["name"] for g in guesses]
+    return []
+
+
+class ActionFallback(Action):
+    def name(self) -> Text:
+        return "action_fallback"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        guesses = []
+        if latest_intent(tracker) == "nlu_fallback":
+            guesses = close_guesses(tracker.latest_message.get("intent_ranking") or [])
+        if guesses:
+            buttons = intent_buttons(guesses)
+            buttons.append({"title": CONTENT.messages["something_else"], "payload": "/out_of_scope"})
+            dispatcher.utter_message(text=CONTENT.messages["clarify"], buttons=buttons)
+            return []
+        dispatcher.utter_message(
+            text=CONTENT.messages["out_of_scope"],
+            buttons=[phone_button()] + intent_buttons(HELP_TOPICS),
+        )
+        return []

@@ -1,0 +1,52 @@
+"""What every action shares: the content, loaded once at start-up, and the pieces of a reply
+(phone button, question buttons, source lines)."""
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from actions.content import FAQ_INTENTS, Source, load_or_exit
+
+CONTENT = load_or_exit()
+CLINIC = CONTENT.clinic
+
+# Questions a visitor can be offered as buttons: every curated answer but the emergency one.
+QUESTION_INTENTS = tuple(i for i in FAQ_INTENTS if i != "emergency")
+# Button labels for the two handoff intents, which have no curated answer of their own.
+HANDOFF_TITLES = {"book_appointment": "Book a visit", "ask_human": "Talk to a person"}
+YES_NO = (
+    {"title": "Yes, please", "payload": "/affirm"},
+    {"title": "No, thanks", "payload": "/deny"},
+)
+
+
+def phone_button() -> Dict[Text, Any]:
+    """A button that opens the phone dialler on a phone (web_url with a tel: address)."""
+    return {"title": f"Call {CLINIC.phone}", "type": "web_url", "url": CLINIC.tel_uri}
+
+
+def intent_title(intent: Text) -> Optional[Text]:
+    if intent in QUESTION_INTENTS:
+        return CONTENT.answers[intent].title
+    return HANDOFF_TITLES.get(intent)
+
+
+def intent_buttons(intents: Iterable[Text]) -> List[Dict[Text, Any]]:
+    """Quick replies whose payload triggers the intent directly ("/ask_cost")."""
+    return [{"title": intent_title(i), "payload": f"/{i}"} for i in intents if intent_title(i)]
+
+
+def source_line(sources: Iterable[Source]) -> Text:
+    """Sources as Markdown links; a printed citation without an address stays plain text."""
+    parts = [f"[{s.title}]({s.url})" if s.url else s.title for s in sources]
+    label = "Source" if len(parts) == 1 else "Sources"
+    return f"{label}: " + "; ".join(parts)
+
+
+def latest_intent(tracker) -> Text:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def latest_entities(tracker, entity: Text) -> List[Text]:
+    return [
+        e.get("value", "")
+        for e in tracker.latest_message.get("entities") or []
+        if e.get("entity") == entity
+    ]

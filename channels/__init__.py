@@ -1,0 +1,1 @@
+"""Chat channels of the clinic assistant (referenced from credentials.yml)."""

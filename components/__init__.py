@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components of the clinic assistant (referenced from config.yml)."""
