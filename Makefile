@@ -8,6 +8,7 @@ MODEL := models/clinic.tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS := ignore
 
 .PHONY: setup train run test validate lock clean
 

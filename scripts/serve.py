@@ -1,0 +1,178 @@
+"""Starts the action server and the Rasa server, waits until both answer, and stops them.
+
+`make run` (scripts/run.sh) uses it to serve in the foreground; the end-to-end tests and the
+benchmark use the same functions to start real servers on free loopback ports.
+"""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(ROOT))
+from scripts.endpoints import render  # noqa: E402  (needs the repo root on sys.path)
+
+import yaml  # noqa: E402
+
+# Sanic accepts 100 MB request bodies by default; a chat message needs a few kB.
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        SANIC_REQUEST_MAX_SIZE=str(MAX_REQUEST_BYTES),
+    )
+    env.update(extra or {})
+    return env
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url}: not up after {timeout:.0f} s")
+
+
+def stop(process: Optional[subprocess.Popen]) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass
+class Servers:
+    """One action server and one Rasa server, with their ports, database and API token."""
+
+    rasa_port: int
+    action_port: int
+    tracker_db: Path
+    workdir: Path
+    model: Path = ROOT / "models" / "clinic.tar.gz"
+    api_token: str = ""
+    host: str = "127.0.0.1"
+    log_dir: Optional[Path] = None
+    env: Optional[Dict[str, str]] = None
+    actions: Optional[subprocess.Popen] = None
+    rasa: Optional[subprocess.Popen] = None
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+        log = subprocess.DEVNULL
+        if self.log_dir is not None:
+            log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(args, cwd=ROOT, env=server_env(self.env), stdout=log, stderr=log)
+
+    def start_actions(self, timeout: float = 60) -> None:
+        self.actions = self._spawn(
+            "actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)]
+        )
+        wait_until_up(f"http://127.0.0.1:{self.action_port}/health", self.actions, timeout)
+
+    def start_rasa(self, timeout: float = 120) -> None:
+        endpoints = self.workdir / "endpoints.yml"
+        rendered = render(
+            ROOT / "endpoints.yml",
+            f"http://127.0.0.1:{self.action_port}/webhook",
+            str(self.tracker_db),
+        )
+        endpoints.write_text(yaml.safe_dump(rendered, sort_keys=False), encoding="utf-8")
+        self.api_token = self.api_token or secrets.token_urlsafe(24)
+        self.rasa = self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"), "run",
+                "--model", str(self.model),
+                "--interface", self.host,
+                "--port", str(self.rasa_port),
+                "--endpoints", str(endpoints),
+                "--credentials", str(ROOT / "credentials.yml"),
+                "--enable-api", "--auth-token", self.api_token,
+            ],
+        )
+        wait_until_up(f"{self.rasa_url}/webhooks/rest/", self.rasa, timeout)
+
+    def start(self) -> "Servers":
+        self.start_actions()
+        self.start_rasa()
+        return self
+
+    def stop(self) -> None:
+        stop(self.rasa)
+        stop(self.actions)
+
+
+def main() -> None:
+    """Serves until Ctrl-C, with ports and paths from the environment (see README)."""
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
+    token_file = var / "api-token"
+    token_file.write_text(token + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    servers = Servers(
+        rasa_port=int(os.environ.get("RASA_PORT", 5005)),
+        action_port=int(os.environ.get("ACTION_PORT", 5055)),
+        tracker_db=Path(os.environ.get("TRACKER_DB", var / "tracker.db")).resolve(),
+        workdir=var,
+        api_token=token,
+        host=os.environ.get("RASA_HOST", "127.0.0.1"),
+        log_dir=var,
+    )
+    print(f"Starting the action server on port {servers.action_port} ...", flush=True)
+    try:
+        servers.start_actions()
+        print(f"Starting the Rasa server on port {servers.rasa_port} ...", flush=True)
+        servers.start_rasa()
+        print(
+            f"Ready. Chat at {servers.webhook} (REST). The HTTP API token is in {token_file}.\n"
+            f"Logs: {var}/actions.log, {var}/rasa.log. Press Ctrl-C to stop.",
+            flush=True,
+        )
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except RuntimeError as error:
+        print(f"Could not start: {error}. See the logs in {var}/.", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        servers.stop()
+
+
+if __name__ == "__main__":
+    main()

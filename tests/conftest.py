@@ -1,0 +1,6 @@
+"""Makes the repo root importable (actions, channels, components, scripts) for every test."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))

@@ -1,0 +1,190 @@
+"""Conversations over the REST channel with the real Rasa server, action server and SQLite
+tracker store. The phrasing here is our own and appears nowhere in data/."""
+import pytest
+
+from tests.e2e.conftest import chat, new_sender, post, slot_values, texts
+
+PHONE = "(314) 731-4201"
+TEL = "tel:+13147314201"
+
+
+def buttons(messages):
+    return [b for m in messages for b in m.get("buttons", [])]
+
+
+def test_greeting_says_automated_and_not_medical_advice(servers):
+    reply = texts(chat(servers, new_sender(), "hello!"))
+    assert "automated" in reply
+    assert "medical advice" in reply
+
+
+@pytest.mark.parametrize(
+    "message, must_contain",
+    [
+        ("ok bye now", PHONE),
+        ("thanks a bunch, that was useful", PHONE),
+        ("wait am i chatting with a computer program", PHONE),
+        ("what does a cryotherapy session cost me", PHONE),
+        ("what is your street address and when are you open", PHONE),
+        ("please let me speak with a staff member", PHONE),
+        ("i would like to set up a visit with you", PHONE),
+        ("can you recommend a good pizza place", PHONE),
+        ("so what exactly is cryotherapy", "ice pack"),
+        ("is your clinic using one of those freezing chambers or ice packs", "chamber"),
+        ("has the FDA approved cryo chambers", "FDA"),
+    ],
+)
+def test_answers_follow_the_contract(servers, message, must_contain):
+    reply = chat(servers, new_sender(), message)
+    assert must_contain.lower() in texts(reply).lower()
+
+
+def test_handoff_gives_a_tel_button_at_once(servers):
+    reply = chat(servers, new_sender(), "i need to talk to a human being")
+    assert PHONE in reply[0]["text"]
+    assert {"title": f"Call {PHONE}", "type": "web_url", "url": TEL} in reply[0]["buttons"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "since this morning I have no control over my bladder",
+        "my back hurts and i pooped myself without noticing",
+        "the area between my legs feels numb, like sitting on a saddle",
+        "both of my legs are getting weaker every day",
+        "I fell off a ladder yesterday and now my back is in agony",
+        "lower back pain and a fever of 102 since last night",
+        "I had breast cancer a few years ago and now have new back pain",
+        "back pain and I'm losing weight without trying",
+        "my chest hurts and my back aches, is cryo ok",
+        "I get short of breath when the back pain starts",
+        "my neck is stiff, I have a fever and the worst headache ever",
+        "honestly I have been thinking about ending my life",
+    ],
+)
+def test_every_red_flag_gets_emergency_guidance(servers, message):
+    reply = chat(servers, new_sender(), message)
+    guidance = reply[0]["text"]
+    assert "911" in guidance and "emergency room" in guidance
+    assert PHONE not in texts(reply)
+    for pitch in ("book", "appointment", "consultation", "callback"):
+        assert pitch not in guidance.lower()
+    assert {b.get("url") for b in buttons(reply)} == {"tel:911", "tel:988"}
+
+
+def test_red_flag_inside_another_question_wins(servers):
+    reply = texts(chat(servers, new_sender(), "how much is a visit? also I wet myself twice today"))
+    assert "911" in reply
+
+
+def test_self_harm_mentions_988(servers):
+    reply = chat(servers, new_sender(), "i want to kill myself")
+    assert "988" in texts(reply)
+    assert buttons(reply)[0]["url"] == "tel:988"
+
+
+def book_and_accept(servers, sender):
+    chat(servers, sender, "i want to book an appointment")
+    return chat(servers, sender, "yes please")
+
+
+def test_callback_request_end_to_end(servers):
+    sender = new_sender()
+    assert "name" in texts(book_and_accept(servers, sender)).lower()
+    replies = [chat(servers, sender, "Dana Whitfield")]
+    replies.append(chat(servers, sender, "555"))
+    assert "doesn't look like a us phone number" in texts(replies[-1]).lower()
+    replies.append(chat(servers, sender, "636 555 0188"))
+    replies.append(chat(servers, sender, "tuesday after lunch"))
+    replies.append(chat(servers, sender, "yes"))
+    final = texts(replies[-1]).lower()
+    assert "front desk" in final and "call" in final
+    said = " ".join(texts(r) for r in replies)
+    assert "Dana" not in said and "Whitfield" not in said
+    assert "0188" not in said and "636" not in said
+    # The bad number was recorded as rejected (None), then the good one, normalised.
+    assert slot_values(servers, sender, "callback_phone")[:2] == [None, "(636) 555-0188"]
+    assert slot_values(servers, sender, "callback_name")[0] == "Dana Whitfield"
+    assert slot_values(servers, sender, "callback_time")[0] == "tuesday after lunch"
+    assert slot_values(servers, sender, "callback_status") == ["submitted"]
+
+
+def test_question_in_the_middle_of_the_form_is_answered_then_the_form_goes_on(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    reply = texts(chat(servers, sender, "wait, does the ice treatment hurt?"))
+    assert "cold" in reply.lower()
+    assert "name" in reply.lower()
+
+
+def test_emergency_in_the_middle_of_the_form_ends_it(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    reply = texts(chat(servers, sender, "oh no i suddenly can't feel my legs"))
+    assert "911" in reply
+    assert "name" not in reply.lower()
+    after = texts(chat(servers, sender, "hi"))
+    assert "automated" in after
+    assert slot_values(servers, sender, "callback_status") == []
+
+
+def test_visitor_can_stop_the_form(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    chat(servers, sender, "Sam")
+    reply = texts(chat(servers, sender, "never mind, stop"))
+    assert PHONE in reply
+    assert slot_values(servers, sender, "callback_status") == ["cancelled"]
+
+
+def test_ambiguous_question_offers_buttons_that_work(servers):
+    sender = new_sender()
+    reply = chat(servers, sender, "cold")
+    offered = [b["payload"] for b in buttons(reply) if "payload" in b]
+    assert offered, reply
+    answer = chat(servers, sender, offered[0])
+    assert answer and texts(answer)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "   \n\t ",
+        "x" * 10_000,
+        "🥶🥶🥶 ???",
+        "¿La crioterapia duele mucho?",
+        "<script>alert('hi')</script>",
+        '<img src=x onerror="alert(1)">',
+        "back\x00pain\x07\x1b[31m",
+        "/ask_cost{\"x\": 1}",
+    ],
+)
+def test_bad_input_gets_a_polite_answer(servers, message):
+    reply = chat(servers, new_sender(), message)
+    assert reply and all(m.get("text") for m in reply)
+    assert "<script>" not in texts(reply)
+
+
+@pytest.mark.parametrize(
+    "payload, status",
+    [
+        ({"message": "hi"}, 400),
+        ({"sender": "abc", "message": "hi"}, 400),
+        ({"sender": "../../etc/passwd-0000000000", "message": "hi"}, 400),
+        ({"sender": "a" * 32, "message": ["hi"]}, 400),
+        ([1, 2, 3], 400),
+    ],
+)
+def test_malformed_requests_get_a_4xx(servers, payload, status):
+    assert post(servers, payload).status_code == status
+
+
+def test_not_json_and_huge_bodies_are_refused(servers):
+    import requests
+
+    not_json = requests.post(servers.webhook, data=b"{not json", timeout=30)
+    assert not_json.status_code == 400
+    huge = requests.post(servers.webhook, data=b"x" * (1024 * 1024), timeout=30)
+    assert huge.status_code == 413
+    assert chat(servers, new_sender(), "hi")  # and the server keeps serving

@@ -1,0 +1,270 @@
+"""The custom actions, run on real trackers: what the visitor is sent, and which events come back.
+The callback form and its actions are in test_callback_form.py."""
+import dataclasses
+import inspect
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+
+import actions.answer_faq as answer_faq
+from actions import callback_form, chat, emergency, fallback, handoff
+from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore, body_part_name
+from actions.chat import ActionChatReply
+from actions.content import FAQ_INTENTS, load_content
+from actions.emergency import ActionEmergency
+from actions.fallback import ActionFallback
+from actions.handoff import ActionHandoff
+from actions.replies import CONTENT
+
+PHONE = "(314) 731-4201"
+PHONE_BUTTON = {"title": f"Call {PHONE}", "type": "web_url", "url": "tel:+13147314201"}
+QUESTIONS = [i for i in FAQ_INTENTS if i != "emergency"]
+MESSAGES = CONTENT.messages
+
+# What each answer must say (GUIDE.md, the intent contract), checked in the text sent.
+MUST_SAY = {
+    "ask_what_is_cryotherapy": ["cold", "ice packs", "not a whole-body"],
+    "ask_how_it_works": ["blood vessels", "swelling", "pain signals"],
+    "ask_does_it_hurt": ["cold", "towel", "minutes", "take it off"],
+    "ask_chamber_vs_ice_pack": ["chamber", "ice pack", "FDA", "not a chamber"],
+    "ask_fda_status": ["2016", "not cleared or approved", "frostbite"],
+    "ask_evidence": ["2022", "30 people", "no comparison group", "exercise"],
+    "ask_benefits": ["inflammation", "range of movement", "pain relief", "spasms", "back and neck"],
+    "ask_safety": ["ice burns", "clinician", "20 minutes"],
+    "ask_session_details": ["consultation and exam", PHONE],
+    "ask_cost": ["free", PHONE],
+    "ask_location_hours": ["St. Louis", PHONE],
+    "ask_other_treatments": ["spinal manipulation", "electric muscle stimulation", "hydrotherapy",
+                             "moist heat"],
+}
+
+
+def payloads(message):
+    return [b.get("payload") or b.get("url") for b in message.get("buttons") or []]
+
+
+def test_every_action_class_is_in_the_domain(domain):
+    modules = [answer_faq, callback_form, chat, emergency, fallback, handoff]
+    classes = {c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
+               if issubclass(c, Action) and c.__module__ == m.__name__}
+    names = {c().name() for c in classes}
+    assert names == set(domain["actions"])
+
+
+@pytest.mark.parametrize("intent", QUESTIONS)
+def test_faq_answer_is_short_sourced_and_offers_next_questions(intent, make_tracker, run_action):
+    messages, events = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent=intent))
+    answer = CONTENT.answers[intent]
+    assert len(messages) == 1
+    text = messages[0]["text"]
+    assert text.startswith(answer.text)
+    for phrase in MUST_SAY[intent]:
+        assert phrase in text
+    assert len(answer.text) <= 450  # two or three sentences, read on a phone
+    assert "{" not in text and "}" not in text
+    assert not re.search(r"\$\s*\d", text)  # never a price
+    last = text.split("\n\n")[-1]
+    assert last.startswith("Source: ") and answer.sources[0].title in last
+    expected = (["/tell_me_more"] if answer.more else []) + [f"/{s}" for s in answer.suggestions]
+    assert answer.suggestions and payloads(messages[0]) == expected
+    assert all(b["title"] for b in messages[0]["buttons"])
+    assert events == [SlotSet("last_answer", intent)]
+
+
+def test_answers_with_more_text_offer_tell_me_more(make_tracker, run_action):
+    messages, _ = run_action(ActionAnswerFaq(), make_tracker("faq_question"))  # ask_cost
+    assert messages[0]["buttons"][0] == {"title": "Tell me more", "payload": "/tell_me_more"}
+
+
+@pytest.mark.parametrize("value, name", [
+    ("my neck", "neck"), ("lower back pain", "lower back"), ("my back", "back"),
+    ("low back", "lower back"), ("upper back", "upper back"), ("shoulders", "shoulder"),
+])
+def test_body_part_adds_a_sentence_naming_it(value, name, make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="ask_benefits", text=f"can it help {value}?",
+                           entities=[("body_part", value)])
+    text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
+    sentence = CONTENT.answers["ask_benefits"].body_part.replace("{body_part}", name)
+    assert f"For {name} pain," in sentence
+    assert sentence in text and text.index(sentence) < text.index("Source: ")
+
+
+@pytest.mark.parametrize("intent, entities", [
+    ("ask_benefits", []), ("ask_cost", [("body_part", "my neck")]),
+    ("ask_benefits", [("red_flag", "fever")]),
+])
+def test_no_body_part_sentence_without_entity_or_field(intent, entities, make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent=intent, text="my neck", entities=entities)
+    tail = CONTENT.answers["ask_benefits"].body_part.split("{body_part}")[1]
+    assert tail not in run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
+
+
+@pytest.mark.parametrize("value, name", [
+    ("My Lower Back", "lower back"), ("lumbar", "lower back"), ("nek", "neck"),
+    ("spine", "back"), ("backache", "back"), ("tailbone", "tailbone"), ("knee", None),
+])
+def test_body_part_name(value, name):
+    assert body_part_name(value) == name
+
+
+def test_location_hours_invents_nothing(make_tracker, run_action):
+    text = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent="ask_location_hours"))[0][0]["text"]
+    assert "Address:" not in text and "Hours:" not in text
+    assert not re.search(r"\d{1,2}(:\d\d)?\s*(am|pm)\b|\b\d+ \w+ (St|Street|Ave|Road|Rd)\b", text, re.I)
+    assert PHONE in text
+
+
+def test_location_hours_shows_configured_address_and_hours(tmp_path, monkeypatch, make_tracker, run_action):
+    shutil.copytree(Path(answer_faq.__file__).parents[1] / "content", tmp_path / "content")
+    path = tmp_path / "content" / "clinic.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["clinic"].update(address="12 Example Road, Florissant, MO", hours="Mon-Fri 9am-5pm")
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setattr(answer_faq, "CLINIC", load_content(tmp_path / "content").clinic)
+    text = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent="ask_location_hours"))[0][0]["text"]
+    assert text.startswith("Address: 12 Example Road, Florissant, MO\n\nHours: Mon-Fri 9am-5pm\n\n")
+
+
+@pytest.mark.parametrize("intent", ["greet", "nlu_fallback", "emergency", "ask_price_list"])
+def test_faq_action_answers_unknown_intent_with_out_of_scope(intent, make_tracker, run_action):
+    messages, events = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent=intent))
+    assert messages == [dict(messages[0], text=MESSAGES["out_of_scope"], buttons=[PHONE_BUTTON])]
+    assert events == []
+
+
+@pytest.mark.parametrize("intent", [i for i in QUESTIONS if CONTENT.answers[i].more])
+def test_tell_me_more_gives_longer_text_and_every_source(intent, make_tracker, run_action):
+    messages, events = run_action(ActionTellMeMore(), make_tracker("after_answer", slots={"last_answer": intent}))
+    answer = CONTENT.answers[intent]
+    text = messages[0]["text"]
+    assert len(messages) == 1 and text.startswith(answer.more) and len(answer.more) > len(answer.text)
+    label = "Sources: " if len(answer.sources) > 1 else "Source: "
+    assert text.split("\n\n")[-1].startswith(label)
+    for source in answer.sources:
+        assert source.title in text and (source.url is None or f"]({source.url})" in text)
+    assert payloads(messages[0]) == [f"/{s}" for s in answer.suggestions]
+    assert events == []
+
+
+def test_tell_me_more_uses_the_fixture_answer(make_tracker, run_action):
+    messages, _ = run_action(ActionTellMeMore(), make_tracker("after_answer"))
+    assert messages[0]["text"].startswith(CONTENT.answers["ask_cost"].more)
+
+
+@pytest.mark.parametrize("last_answer", [None, "ask_location_hours", "no_such_answer"])
+def test_tell_me_more_without_more_gives_the_phone(last_answer, make_tracker, run_action):
+    tracker = make_tracker("after_answer", slots={"last_answer": last_answer})
+    messages, events = run_action(ActionTellMeMore(), tracker)
+    assert [(m["text"], m["buttons"]) for m in messages] == [(MESSAGES["tell_me_more_none"], [PHONE_BUTTON])]
+    assert PHONE in messages[0]["text"] and events == []
+
+
+def test_greet_says_automated_and_not_medical_advice(make_tracker, run_action):
+    messages, events = run_action(ActionChatReply(), make_tracker("faq_question", intent="greet"))
+    text = messages[0]["text"]
+    assert "automated" in text and re.search(r"(not|isn't|is not) medical advice", text)
+    assert "cryotherapy" in text and "911" in text
+    assert payloads(messages[0]) == ["/ask_what_is_cryotherapy", "/ask_does_it_hurt", "/ask_cost",
+                                     "/book_appointment"]
+    assert events == []
+
+
+@pytest.mark.parametrize("intent", ["goodbye", "thank", "bot_challenge"])
+def test_closing_replies_leave_the_phone_number(intent, make_tracker, run_action):
+    messages, _ = run_action(ActionChatReply(), make_tracker("faq_question", intent=intent))
+    assert len(messages) == 1 and messages[0]["text"] == MESSAGES[intent]
+    assert PHONE in messages[0]["text"] and messages[0]["buttons"] == [PHONE_BUTTON]
+
+
+def test_bot_challenge_says_yes_it_is_a_bot(make_tracker, run_action):
+    text = run_action(ActionChatReply(), make_tracker("faq_question", intent="bot_challenge"))[0][0]["text"]
+    assert text.startswith("Yes") and "automated" in text and "not a person" in text
+
+
+@pytest.mark.parametrize("intent, key, buttons", [
+    ("affirm", "affirm", ["/ask_what_is_cryotherapy", "/ask_does_it_hurt", "/ask_cost", "/book_appointment"]),
+    ("deny", "deny", []), ("stop", "deny", []), ("ask_weather", "out_of_scope", ["tel:+13147314201"]),
+])
+def test_other_chat_replies(intent, key, buttons, make_tracker, run_action):
+    messages, _ = run_action(ActionChatReply(), make_tracker("faq_question", intent=intent))
+    assert messages[0]["text"] == MESSAGES[key] and payloads(messages[0]) == buttons
+
+
+@pytest.mark.parametrize("intent, key", [("ask_human", "handoff"), ("book_appointment", "book_appointment")])
+def test_handoff_gives_phone_first_then_offers_callback(intent, key, make_tracker, run_action):
+    messages, events = run_action(ActionHandoff(), make_tracker("faq_question", intent=intent))
+    assert len(messages) == 2
+    assert messages[0]["text"] == MESSAGES[key] and PHONE in messages[0]["text"]
+    assert messages[0]["buttons"] == [PHONE_BUTTON]
+    assert messages[1]["text"] == MESSAGES["offer_callback"] and "callback" in messages[1]["text"]
+    assert payloads(messages[1]) == ["/affirm", "/deny"]
+    assert events == []
+
+
+def test_book_appointment_mentions_the_free_consultation(make_tracker, run_action):
+    messages, _ = run_action(ActionHandoff(), make_tracker("faq_question", intent="book_appointment"))
+    assert "free initial consultation" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("entities, first", [
+    ([], "tel:911"), ([("red_flag", "chest pain")], "tel:911"),
+    ([("self_harm", "want to die")], "tel:988"),
+    ([("red_flag", "fever"), ("self_harm", "kill myself")], "tel:988"),
+])
+def test_emergency_sends_to_911_and_988_and_nothing_else(entities, first, make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="emergency", confidence=1.0,
+                           text="chest pain, fever, I want to die, kill myself", entities=entities)
+    messages, events = run_action(ActionEmergency(), tracker)
+    text = messages[0]["text"]
+    assert "911" in text and "emergency room" in text and "988" in text
+    assert [b["url"] for b in messages[0]["buttons"]] == [first] + [u for u in ("tel:911", "tel:988") if u != first]
+    assert all(b["type"] == "web_url" for b in messages[0]["buttons"])
+    for message in messages:
+        everything = (message["text"] + str(message.get("buttons"))).lower()
+        # (the cited "NCBI Bookshelf" is not a booking pitch, hence whole words)
+        assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201|3147314201", everything)
+    assert messages[-1]["text"].startswith("Sources: ") and events == []
+
+
+@pytest.mark.parametrize("ranking, expected", [
+    ([("ask_cost", 0.45), ("ask_session_details", 0.35)], ["/ask_cost", "/ask_session_details"]),
+    ([("ask_human", 0.40), ("ask_cost", 0.30), ("greet", 0.2)], ["/ask_human", "/ask_cost"]),
+    ([("ask_safety", 0.30), ("ask_fda_status", 0.29)], ["/ask_safety", "/ask_fda_status"]),
+])
+def test_fallback_offers_two_close_guesses(ranking, expected, make_tracker, run_action):
+    ranking = [{"name": "nlu_fallback", "confidence": 0.5}] + [{"name": n, "confidence": c} for n, c in ranking]
+    tracker = make_tracker("fallback", intent="nlu_fallback", confidence=0.5, ranking=ranking)
+    messages, events = run_action(ActionFallback(), tracker)
+    assert len(messages) == 1 and messages[0]["text"] == MESSAGES["clarify"]
+    assert payloads(messages[0]) == expected + ["/out_of_scope"]
+    titles = [b["title"] for b in messages[0]["buttons"]]
+    assert titles[-1] == MESSAGES["something_else"] and all(titles) and events == []
+
+
+def test_fallback_fixture_offers_its_two_guesses(make_tracker, run_action):
+    messages, _ = run_action(ActionFallback(), make_tracker("fallback"))
+    assert [b["title"] for b in messages[0]["buttons"]] == [
+        CONTENT.answers["ask_cost"].title, CONTENT.answers["ask_session_details"].title,
+        MESSAGES["something_else"]]
+
+
+@pytest.mark.parametrize("intent, ranking", [
+    ("nlu_fallback", [("ask_cost", 0.48), ("ask_safety", 0.05)]),        # a clear winner
+    ("nlu_fallback", [("ask_cost", 0.49), ("ask_safety", 0.15)]),        # too far apart
+    ("nlu_fallback", [("greet", 0.45), ("goodbye", 0.35)]),              # not questions
+    ("nlu_fallback", [("ask_cost", 0.45), ("thank", 0.35)]),             # one is not a question
+    ("nlu_fallback", [("ask_cost", 0.45)]),
+    ("out_of_scope", [("ask_cost", 0.45), ("ask_session_details", 0.35)]),
+])
+def test_fallback_without_close_guesses_gives_phone(intent, ranking, make_tracker, run_action):
+    ranking = [{"name": n, "confidence": c} for n, c in ranking]
+    tracker = make_tracker("fallback", intent=intent, confidence=0.5, ranking=ranking)
+    messages, events = run_action(ActionFallback(), tracker)
+    assert len(messages) == 1 and messages[0]["text"] == MESSAGES["out_of_scope"]
+    assert PHONE in messages[0]["text"] and messages[0]["buttons"][0] == PHONE_BUTTON
+    assert "/out_of_scope" not in payloads(messages[0]) and events == []

@@ -1,0 +1,180 @@
+"""actions.content: the loader and validator of content/answers.yml and content/clinic.yml.
+Every broken file must fail with a ContentError that names the file and the key."""
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.content import FAQ_INTENTS, MESSAGE_KEYS, ContentError, load_content, load_or_exit
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+
+@pytest.fixture
+def content_dir(tmp_path):
+    return Path(shutil.copytree(CONTENT, tmp_path / "content"))
+
+
+def edit(path, change):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _parent(data, dotted):
+    *keys, last = dotted.split(".")
+    for key in keys:
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data, int(last) if isinstance(data, list) else last
+
+
+def put(dotted, value):
+    def change(data):
+        parent, key = _parent(data, dotted)
+        parent[key] = value
+    return change
+
+
+def drop(dotted):
+    def change(data):
+        parent, key = _parent(data, dotted)
+        del parent[key]
+    return change
+
+
+def test_valid_content_loads(content_dir):
+    content = load_content(content_dir)
+    assert set(content.answers) == set(FAQ_INTENTS) and len(content.answers) == 13
+    assert set(content.messages) == set(MESSAGE_KEYS)
+    assert content.clinic.phone == "(314) 731-4201"
+    assert content.clinic.tel_uri == "tel:+13147314201"
+    assert content.clinic.address is None and content.clinic.hours is None
+    texts = list(content.messages.values()) + [
+        t for a in content.answers.values() for t in (a.text, a.more) if t]
+    assert not any("{" in t or "}" in t for t in texts)  # every placeholder filled
+    assert "(314) 731-4201" in content.messages["handoff"]
+    assert all(a.sources for a in content.answers.values())
+    assert content.answers["ask_benefits"].body_part.count("{body_part}") == 1
+
+
+def test_yaml_round_trip_still_loads(content_dir):
+    """The edit() helper alone breaks nothing, so each failure below is the edit's doing."""
+    for name in ("answers.yml", "clinic.yml"):
+        edit(content_dir / name, lambda data: None)
+    assert load_content(content_dir) == load_content(CONTENT)
+
+
+def test_clinic_yml_changes_every_answer(content_dir):
+    edit(content_dir / "clinic.yml", put("clinic.name", "Westside Back Care"))
+    edit(content_dir / "clinic.yml", put("clinic.phone", "636-555-0100"))
+    edit(content_dir / "clinic.yml", put("clinic.address", "12 Example Road"))
+    content = load_content(content_dir)
+    assert content.clinic.tel_uri == "tel:+16365550100" and content.clinic.address == "12 Example Road"
+    texts = list(content.messages.values()) + [
+        t for a in content.answers.values() for t in (a.text, a.more, a.body_part) if t]
+    assert not any("731-4201" in t or "North County" in t for t in texts)
+    assert "636-555-0100" in content.messages["goodbye"]
+    assert "Westside Back Care" in content.answers["ask_cost"].text
+
+
+BAD_CONTENT = {
+    "missing answer": ("answers.yml", drop("answers.ask_cost"), "answers.ask_cost"),
+    "no sources": ("answers.yml", drop("answers.ask_cost.sources"), "answers.ask_cost.sources"),
+    "empty sources": ("answers.yml", put("answers.ask_cost.sources", []), "answers.ask_cost.sources"),
+    "unknown answer key": ("answers.yml", put("answers.ask_cost.price", "$99"), "answers.ask_cost: unknown key 'price'"),
+    "answer for no intent": ("answers.yml", put("answers.ask_parking", {}), "answers: unknown key 'ask_parking'"),
+    "empty text": ("answers.yml", put("answers.ask_cost.text", " "), "answers.ask_cost.text"),
+    "unknown top-level key": ("answers.yml", put("extra", 1), "(top level): unknown key 'extra'"),
+    "unknown message key": ("answers.yml", put("messages.hello", {"text": "Hi"}), "messages: unknown key 'hello'"),
+    "missing message": ("answers.yml", drop("messages.greet"), "messages.greet"),
+    "message without text": ("answers.yml", put("messages.greet", {"txt": "Hi"}), "messages.greet"),
+    "wrong version": ("answers.yml", put("version", 2), "version: expected 1"),
+    "unknown placeholder": ("answers.yml", put("answers.ask_cost.text", "It costs {price}."),
+                            "answers.ask_cost.text: unknown placeholder {price}"),
+    "placeholder in message": ("answers.yml", put("messages.thank.text", "Thanks {name}"),
+                               "messages.thank.text: unknown placeholder {name}"),
+    "body_part outside its field": ("answers.yml", put("answers.ask_benefits.text", "For {body_part} pain."),
+                                    "answers.ask_benefits.text: unknown placeholder {body_part}"),
+    "body_part in more": ("answers.yml", put("answers.ask_benefits.more", "Your {body_part}."),
+                          "answers.ask_benefits.more: unknown placeholder {body_part}"),
+    "broken placeholder": ("answers.yml", put("answers.ask_cost.text", "Call {phone"), "answers.ask_cost.text"),
+    "http url": ("answers.yml", put("answers.ask_fda_status.sources.0.url", "http://www.fda.gov/x"),
+                 "answers.ask_fda_status.sources[0].url"),
+    "url without host": ("answers.yml", put("answers.ask_fda_status.sources.0.url", "https://fda"),
+                         "answers.ask_fda_status.sources[0].url"),
+    "unknown clinic page": ("answers.yml", put("answers.ask_cost.sources.0.clinic_page", "prices"),
+                            "answers.ask_cost.sources[0].clinic_page"),
+    "source without title": ("answers.yml", put("answers.ask_fda_status.sources.0", {"url": "https://fda.gov/"}),
+                             "answers.ask_fda_status.sources[0].title"),
+    "suggestion not answered": ("answers.yml", put("answers.ask_cost.suggestions", ["ask_cost", "ask_parking"]),
+                                "answers.ask_cost.suggestions[1]"),
+    "emergency as suggestion": ("answers.yml", put("answers.ask_cost.suggestions", ["emergency"]),
+                                "answers.ask_cost.suggestions[0]"),
+    "bad clinic phone": ("clinic.yml", put("clinic.phone", "731-4201"), "clinic.phone"),
+    "unknown clinic key": ("clinic.yml", put("clinic.fax", "314 555 0123"), "clinic: unknown key 'fax'"),
+    "unknown clinic top-level key": ("clinic.yml", put("clinics", {}), "(top level): unknown key 'clinics'"),
+    "clinic wrong version": ("clinic.yml", drop("version"), "version: expected 1"),
+    "free consultation not a bool": ("clinic.yml", put("clinic.free_initial_consultation", "yes please"),
+                                     "clinic.free_initial_consultation"),
+    "services not a list": ("clinic.yml", put("clinic.services", "ice"), "clinic.services"),
+    "page without title": ("clinic.yml", put("clinic.pages.1", {"id": "x"}), "clinic.pages[1].title"),
+    "clinic name missing": ("clinic.yml", drop("clinic.name"), "clinic.name"),
+}
+
+
+@pytest.mark.parametrize("filename, change, key", BAD_CONTENT.values(), ids=BAD_CONTENT.keys())
+def test_bad_content_names_file_and_key(content_dir, filename, change, key):
+    path = content_dir / filename
+    edit(path, change)
+    with pytest.raises(ContentError) as error:
+        load_content(content_dir)
+    assert f"{path}: " in str(error.value) and key in str(error.value)
+
+
+BAD_FILES = {
+    "malformed answers": ("answers.yml", "version: 1\nanswers: [unclosed\n", "not valid YAML"),
+    "malformed clinic": ("clinic.yml", "clinic:\n  name: 'x\n", "not valid YAML"),
+    "answers not a mapping": ("answers.yml", "- ask_cost\n- ask_safety\n", "expected a mapping at the top level"),
+    "empty answers file": ("answers.yml", "", "expected a mapping at the top level"),
+    "answers is a list": ("answers.yml", "version: 1\nanswers: []\nmessages: {}\n", "answers: expected a mapping"),
+    "missing clinic.yml": ("clinic.yml", None, "file not found"),
+    "missing answers.yml": ("answers.yml", None, "file not found"),
+}
+
+
+@pytest.mark.parametrize("filename, text, problem", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_bad_files_name_the_file(content_dir, filename, text, problem):
+    path = content_dir / filename
+    if text is None:
+        path.unlink()
+    else:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError) as error:
+        load_content(content_dir)
+    assert f"{path}: {problem}" in str(error.value)
+
+
+def test_malformed_yaml_says_where(content_dir):
+    path = content_dir / "answers.yml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(lines) if text.strip().startswith("ask_cost:"))
+    lines[line + 1] = "     title: : [How much"  # broken indentation and an unclosed bracket
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(ContentError, match=r"not valid YAML") as error:
+        load_content(content_dir)
+    assert str(path) in str(error.value) and "line" in str(error.value)
+
+
+def test_load_or_exit_stops_the_server_naming_file_and_key(content_dir):
+    path = content_dir / "answers.yml"
+    edit(path, drop("answers.ask_safety.sources"))
+    with pytest.raises(SystemExit) as stop:
+        load_or_exit(content_dir)
+    message = str(stop.value.code)
+    assert str(path) in message and "answers.ask_safety.sources" in message
+    assert message.startswith("Content error")
+
+
+def test_load_or_exit_returns_good_content(content_dir):
+    assert load_or_exit(content_dir) == load_content(content_dir)

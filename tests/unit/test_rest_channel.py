@@ -1,0 +1,54 @@
+"""channels/rest.py: the text cleaning and the sender id rule, tested directly. The HTTP
+behaviour is covered by the end-to-end tests that run the real servers."""
+import secrets
+import uuid
+
+import pytest
+
+from channels.rest import SENDER_ID, clean_text
+
+
+@pytest.mark.parametrize("text, cleaned", [
+    ("how much is it?", "how much is it?"),
+    ("  padded  ", "padded"),
+    ("a\x00b", "a b"),                          # NUL
+    ("\x1b[31mred\x1b[0m", "[31mred [0m"),      # ESC of a terminal colour code
+    ("bell\x07", "bell"),                       # stripped at the end
+    ("del\x7fete", "del ete"),                  # DEL
+    ("next\x85line", "next line"),              # C1 control (NEL)
+    ("\x9bcsi", "csi"),                         # C1 control at the start
+    ("line one\nline two", "line one\nline two"),   # newlines are kept
+    ("a\tb", "a\tb"),                           # tabs are kept
+    ("dos\r\nline", "dos \nline"),              # CR is a control character, LF stays
+    ("form\x0cfeed\x0bvtab", "form feed vtab"),
+    ("\x00\x01\x02", ""),                       # nothing left: the channel answers "empty"
+    ("naïve café ☃ 😀", "naïve café ☃ 😀"),      # ordinary Unicode is untouched
+])
+def test_clean_text(text, cleaned):
+    assert clean_text(text) == cleaned
+
+
+def test_clean_text_leaves_no_c0_or_c1_control_but_newline_and_tab():
+    everything = "".join(chr(c) for c in range(0x00, 0xA0))
+    cleaned = clean_text("x" + everything + "x")
+    controls = {c for c in cleaned if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0}
+    assert controls == {"\t", "\n"}
+    assert "".join(chr(c) for c in range(0x20, 0x7F)) in cleaned  # printable ASCII kept, in order
+    assert len(cleaned) == len(everything) + 2  # each control became one space, none vanished
+
+
+@pytest.mark.parametrize("sender", [
+    uuid.uuid4().hex, str(uuid.uuid4()), secrets.token_urlsafe(16), secrets.token_urlsafe(48),
+    "a" * 16, "Z9_-" * 16, "0123456789abcdef",
+])
+def test_random_sender_ids_are_accepted(sender):
+    assert SENDER_ID.fullmatch(sender)
+
+
+@pytest.mark.parametrize("sender", [
+    "", "default", "user1", "a" * 15, "a" * 65, uuid.uuid4().hex + "\n",
+    " " + uuid.uuid4().hex, "0123456789abcdef!", "0123456789abcdef.xyz", "../../etc/passwd00000",
+    "0123456789abcdé0", "0123456789 abcdef", "0123456789/abcdef", "0123456789+abcdef=",
+])
+def test_short_or_odd_sender_ids_are_rejected(sender):
+    assert SENDER_ID.fullmatch(sender) is None
