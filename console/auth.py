@@ -1,0 +1,179 @@
+"""Staff accounts, sessions, CSRF tokens and login throttling.
+
+Passwords are kept only as scrypt hashes with a random salt. A session is a random token in an
+HttpOnly, SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
+does not log anyone in. CSRF tokens are HMACs of the session (or, before login, of a pre-login
+cookie) under the console's secret.
+"""
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Optional, Tuple
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from console.db import VAR, Databases, login_failures, sessions, users
+
+SESSION_SECONDS = 8 * 3600  # one working day
+MIN_PASSWORD = 12
+# scrypt cost: n=2**15, r=8 takes about 0.1 s and 32 MB, slow enough to make guessing expensive.
+SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
+# Throttling: after FREE_FAILURES failures within WINDOW seconds for one user name or one address,
+# each further attempt waits, doubling from BASE_DELAY up to WINDOW.
+FREE_FAILURES = 5
+WINDOW = 15 * 60
+BASE_DELAY = 30
+
+
+class AccountError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
+    return f"scrypt${SCRYPT['n']}${SCRYPT['r']}${SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                                p=int(p), maxmem=SCRYPT["maxmem"], dklen=len(digest) // 2)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual.hex(), digest)
+
+
+# Compared against when the user name is unknown, so both cases take the same time.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def create_user(dbs: Databases, username: str, password: str) -> None:
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise AccountError("user names are 1-64 letters, digits, '.', '-' or '_'")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
+    try:
+        with dbs.console.begin() as db:
+            db.execute(users.insert().values(username=username, password_hash=hash_password(password),
+                                             created_at=time.time()))
+    except IntegrityError:
+        raise AccountError(f"there is already a user called {username!r}") from None
+
+
+def set_password(dbs: Databases, username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
+    with dbs.console.begin() as db:
+        changed = db.execute(users.update().where(users.c.username == username)
+                             .values(password_hash=hash_password(password))).rowcount
+        if not changed:
+            raise AccountError(f"no user called {username!r}")
+        user_id = db.execute(select(users.c.id).where(users.c.username == username)).scalar()
+        db.execute(delete(sessions).where(sessions.c.user_id == user_id))  # log out everywhere
+
+
+def user_count(dbs: Databases) -> int:
+    with dbs.console.connect() as db:
+        return db.execute(select(func.count()).select_from(users)).scalar()
+
+
+def authenticate(dbs: Databases, username: str, password: str) -> Optional[int]:
+    with dbs.console.connect() as db:
+        row = db.execute(select(users.c.id, users.c.password_hash)
+                         .where(users.c.username == username)).first()
+    ok = check_password(password, row.password_hash if row else _DUMMY_HASH)
+    return row.id if row and ok else None
+
+
+def wait_seconds(dbs: Databases, keys, now: Optional[float] = None) -> int:
+    """How long these keys ("user:x", "ip:y") must wait before trying again (0: no wait)."""
+    now = time.time() if now is None else now
+    longest = 0.0
+    with dbs.console.connect() as db:
+        for key in keys:
+            row = db.execute(
+                select(func.count(), func.max(login_failures.c.at))
+                .where(and_(login_failures.c.key == key, login_failures.c.at > now - WINDOW))).first()
+            count, last = row[0], row[1]
+            if count >= FREE_FAILURES:
+                delay = min(BASE_DELAY * 2 ** (count - FREE_FAILURES), WINDOW)
+                longest = max(longest, last + delay - now)
+    return int(longest + 0.999) if longest > 0 else 0
+
+
+def record_failure(dbs: Databases, keys) -> None:
+    now = time.time()
+    with dbs.console.begin() as db:
+        db.execute(login_failures.insert(), [{"key": key, "at": now} for key in keys])
+        db.execute(delete(login_failures).where(login_failures.c.at < now - WINDOW))
+
+
+def clear_failures(dbs: Databases, key: str) -> None:
+    with dbs.console.begin() as db:
+        db.execute(delete(login_failures).where(login_failures.c.key == key))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(dbs: Databases, user_id: int) -> str:
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    with dbs.console.begin() as db:
+        db.execute(delete(sessions).where(sessions.c.expires_at < now))
+        db.execute(sessions.insert().values(token_hash=_digest(token), user_id=user_id,
+                                            created_at=now, expires_at=now + SESSION_SECONDS))
+    return token
+
+
+def session_user(dbs: Databases, token: Optional[str]) -> Optional[Tuple[int, str]]:
+    """(user id, user name) for a live session token, else None."""
+    if not token or len(token) > 100:
+        return None
+    with dbs.console.connect() as db:
+        row = db.execute(
+            select(users.c.id, users.c.username)
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+            .where(and_(sessions.c.token_hash == _digest(token),
+                        sessions.c.expires_at > time.time()))).first()
+    return (row.id, row.username) if row else None
+
+
+def end_session(dbs: Databases, token: Optional[str]) -> None:
+    if token:
+        with dbs.console.begin() as db:
+            db.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
+
+
+def load_secret(path: Path = VAR / "console-secret") -> bytes:
+    """CONSOLE_SECRET, else a random secret generated once into var/ (mode 600)."""
+    value = os.environ.get("CONSOLE_SECRET")
+    if value:
+        return value.encode()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process wrote it first
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48) + "\n")
+    return path.read_text().strip().encode()
+
+
+def csrf_token(secret: bytes, bound_to: str) -> str:
+    return hmac.new(secret, bound_to.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(secret: bytes, bound_to: Optional[str], given: Optional[str]) -> bool:
+    return bool(bound_to and given) and hmac.compare_digest(csrf_token(secret, bound_to), given)

@@ -1,0 +1,81 @@
+"""`python -m console <command>`: serve, create-user, set-password, index, reindex, retention."""
+import argparse
+import getpass
+import logging
+import os
+import sys
+
+from console.db import Databases, tracker_url
+
+COMMANDS = __doc__
+
+
+def _password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("Same password again: ") != first:
+        sys.exit("The passwords differ; nothing changed.")
+    return first
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m console", description=COMMANDS)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the console (CONSOLE_HOST, CONSOLE_PORT)")
+    serve.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", 8090)))
+    for name, text in (("create-user", "add a staff account"), ("set-password", "change one")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("username")
+        command.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of stdin")
+    sub.add_parser("index", help="bring the console's summary up to date now")
+    sub.add_parser("reindex", help="rebuild the summary from all events (staff marks stay)")
+    keep = sub.add_parser("retention", help="delete conversations idle for more than N days")
+    keep.add_argument("--days", type=float, required=True)
+    keep.add_argument("--dry-run", action="store_true", help="only count them")
+    keep.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+    if args.command != "serve":  # Sanic configures logging itself
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    from console import auth, indexer, retention  # after parsing: --help stays fast
+
+    if args.command == "serve":
+        from console.web import create_app
+        secure = os.environ.get("CONSOLE_SECURE_COOKIES") == "1"
+        dbs = Databases()
+        print("Indexing the tracker store ...", flush=True)
+        indexer.index_all(dbs, progress=lambda n: print(f"  {n} events", flush=True))
+        create_app(dbs, secure_cookies=secure).run(
+            host=args.host, port=args.port, access_log=False)
+    elif args.command in ("create-user", "set-password"):
+        dbs = Databases()
+        try:
+            if args.command == "create-user":
+                auth.create_user(dbs, args.username, _password(args))
+            else:
+                auth.set_password(dbs, args.username, _password(args))
+        except auth.AccountError as problem:
+            sys.exit(f"Nothing changed: {problem}.")
+        from console.queries import log
+        log(dbs, "cli", args.command, args.username)
+        print(f"Done: {args.username} can log in.")
+    elif args.command in ("index", "reindex"):
+        dbs = Databases()
+        count = indexer.index_all(dbs) if args.command == "index" else indexer.rebuild(dbs)
+        print(f"Indexed {count} events.")
+    elif args.command == "retention":
+        if args.days < 0:
+            sys.exit("--days must not be negative")
+        dbs = Databases(tracker=tracker_url(read_only=False))
+        count = retention.delete_older_than(dbs, args.days, getpass.getuser(), dry_run=True)
+        if args.dry_run or count == 0:
+            print(f"{count} conversations idle for more than {args.days:g} days.")
+            return
+        if not args.yes and input(f"Delete {count} conversations from the tracker store? "
+                                  "Type yes: ").strip() != "yes":
+            sys.exit("Nothing deleted.")
+        count = retention.delete_older_than(dbs, args.days, getpass.getuser())
+        print(f"Deleted {count} conversations idle for more than {args.days:g} days.")

@@ -1,0 +1,226 @@
+"""Database access: Rasa's tracker store (read only) and the console's own tables.
+
+Two engines, so the console can never write to Rasa's tables by accident: the tracker engine
+opens a SQLite tracker store read-only; the console's tables live in their own database
+(var/console.db by default). Both take any SQLAlchemy URL, so PostgreSQL works the same way.
+"""
+import os
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import (
+    Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = ROOT / "var"
+
+# Rasa's own table (rasa/core/tracker_store.py, SQLTrackerStore.SQLEvent). Declared here to build
+# queries with bound parameters; the console never creates or alters it.
+rasa_metadata = MetaData()
+events = Table(
+    "events", rasa_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
+
+metadata = MetaData()
+
+# --- Derived from events by console/indexer.py; `python -m console reindex` rebuilds them. ---
+conversations = Table(
+    "console_conversations", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("started", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("length", Integer, nullable=False, default=0),  # visitor + bot messages
+    Column("first_question", Text),
+    Column("callback", Boolean, nullable=False, default=False),
+    Column("handoff", Boolean, nullable=False, default=False),
+    Column("unanswered", Boolean, nullable=False, default=False),
+    Column("emergency", Boolean, nullable=False, default=False),
+    # What the indexer needs to carry on from the last event it saw (JSON).
+    Column("fold_state", Text, nullable=False, default="{}"),
+)
+# One index per filter, each ending in `started` so a filtered page is read in order.
+Index("ix_console_conv_started", conversations.c.started)
+Index("ix_console_conv_last_at", conversations.c.last_at)
+for _badge in ("callback", "handoff", "unanswered", "emergency"):
+    Index(f"ix_console_conv_{_badge}", conversations.c[_badge], conversations.c.started)
+
+conversation_intents = Table(
+    "console_conversation_intents", metadata,
+    Column("intent", String(255), primary_key=True),
+    Column("sender_id", String(255), primary_key=True),
+)
+Index("ix_console_intents_sender", conversation_intents.c.sender_id)
+
+# One row per visitor message: search, the unanswered report.
+messages = Table(
+    "console_messages", metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=False),
+    Column("sender_id", String(255), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("intent", String(255)),
+    Column("confidence", Float),
+    Column("unanswered", Boolean, nullable=False, default=False),
+)
+Index("ix_console_messages_sender", messages.c.sender_id)
+Index("ix_console_messages_unanswered", messages.c.unanswered, messages.c.timestamp)
+
+# Completed callback requests; id is the event id of the callback_status="submitted" slot.
+callbacks = Table(
+    "console_callbacks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sender_id", String(255), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("name", Text),
+    Column("phone", Text),
+    Column("preferred_time", Text),
+    Column("question", Text),
+)
+Index("ix_console_callbacks_sender", callbacks.c.sender_id)
+Index("ix_console_callbacks_requested", callbacks.c.requested_at)
+
+index_state = Table(
+    "console_index_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_event_id", Integer, nullable=False),
+)
+
+# --- Staff-owned: never rebuilt. ---
+users = Table(
+    "console_users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "console_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_console_sessions_expires", sessions.c.expires_at)
+
+login_failures = Table(
+    "console_login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(300), nullable=False),  # "user:<name>" or "ip:<address>"
+    Column("at", Float, nullable=False),
+)
+Index("ix_console_login_failures", login_failures.c.key, login_failures.c.at)
+
+reviews = Table(
+    "console_reviews", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("reviewed", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_console_reviews_reviewed", reviews.c.reviewed, reviews.c.sender_id)
+
+callback_marks = Table(
+    "console_callback_marks", metadata,
+    Column("callback_id", Integer, primary_key=True, autoincrement=False),
+    Column("called", Boolean, nullable=False, default=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+audit = Table(
+    "console_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+DERIVED = (conversations, conversation_intents, messages, callbacks, index_state)
+
+
+def sqlite_url(path: Path, read_only: bool = False) -> str:
+    if read_only:
+        return f"sqlite:///file:{Path(path).resolve()}?mode=ro&uri=true"
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def tracker_url(read_only: bool = True) -> str:
+    """TRACKER_DB_URL (any SQLAlchemy URL), else the SQLite file TRACKER_DB (as `make run`)."""
+    url = os.environ.get("TRACKER_DB_URL")
+    if url:
+        return url
+    return sqlite_url(Path(os.environ.get("TRACKER_DB", VAR / "tracker.db")), read_only)
+
+
+def console_url() -> str:
+    return os.environ.get("CONSOLE_DB_URL") or sqlite_url(VAR / "console.db")
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):  # noqa: ANN001
+            # Wait for Rasa's writes instead of failing with "database is locked".
+            connection.execute("PRAGMA busy_timeout = 5000")
+    return engine
+
+
+def has_fts5(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and os.environ.get("CONSOLE_NO_FTS") != "1"
+
+
+def create_console_tables(engine: Engine) -> None:
+    """Creates the console's tables (and on SQLite its FTS5 search index) if missing."""
+    if engine.dialect.name == "sqlite":
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    metadata.create_all(engine)
+    if has_fts5(engine):
+        with engine.begin() as db:
+            # An external-content index over console_messages.text, kept in step by triggers.
+            db.exec_driver_sql(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS console_messages_fts USING fts5("
+                "text, content='console_messages', content_rowid='event_id', "
+                "tokenize='unicode61 remove_diacritics 2')"
+            )
+            db.exec_driver_sql(
+                "CREATE TRIGGER IF NOT EXISTS console_messages_fts_ins AFTER INSERT ON "
+                "console_messages BEGIN INSERT INTO console_messages_fts(rowid, text) "
+                "VALUES (new.event_id, new.text); END"
+            )
+            db.exec_driver_sql(
+                "CREATE TRIGGER IF NOT EXISTS console_messages_fts_del AFTER DELETE ON "
+                "console_messages BEGIN INSERT INTO console_messages_fts(console_messages_fts, "
+                "rowid, text) VALUES ('delete', old.event_id, old.text); END"
+            )
+
+
+class Databases:
+    """The two engines the console works with."""
+
+    def __init__(self, tracker: Optional[str] = None, console: Optional[str] = None):
+        self.tracker = make_engine(tracker or tracker_url())
+        self.console = make_engine(console or console_url())
+        create_console_tables(self.console)
+        self.fts = has_fts5(self.console)
+        try:
+            with self.console.begin() as db:
+                if db.execute(select(index_state.c.id)).first() is None:
+                    db.execute(index_state.insert().values(id=1, last_event_id=0))
+        except IntegrityError:
+            pass  # another process created it at the same moment

@@ -1,0 +1,256 @@
+"""Folds Rasa's events into the console's summary tables, incrementally.
+
+Each run reads only events with an id above the last one indexed (a primary-key range read with
+bound parameters), updates one summary row per conversation, and records the new high-water mark,
+so pages never scan Rasa's `data` column. A conversation is a Rasa tracker (one sender_id).
+"""
+import json
+import time
+from typing import Any, Dict, Iterable, List, Optional
+
+from sqlalchemy import and_, bindparam, case, select, update
+from sqlalchemy.exc import OperationalError
+
+from console.db import (
+    DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state, messages,
+)
+
+BATCH = 5000
+# Events another transaction may still commit below a newer id (PostgreSQL sequences with several
+# Rasa workers): an id gap younger than this stops the run, the next run looks again.
+GAP_GRACE_SECONDS = 30
+CALLBACK_SLOTS = ("callback_name", "callback_phone", "callback_time")
+# Replies to the bot, not questions: never "the question that led to" a callback request, nor
+# a conversation's first question while a real one follows.
+HELPER_INTENTS = {"affirm", "deny", "stop", "tell_me_more"}
+FILLER_INTENTS = HELPER_INTENTS | {"greet", "goodbye", "thank"}
+BADGE_ACTIONS = {"action_emergency": "emergency", "action_handoff": "handoff",
+                 "action_fallback": "unanswered"}
+PARSED_TYPES = ("user", "bot", "slot")
+
+
+def fresh_state() -> Dict[str, Any]:
+    return {"slots": {}, "question": None, "form_question": None, "in_form": False,
+            "last_user": None, "buttons": {}, "intents": []}
+
+
+def visible_text(text: str, buttons: Dict[str, str]) -> str:
+    """What the visitor saw: a button press arrives as its payload ("/ask_cost")."""
+    if text in buttons:
+        return f"[button] {buttons[text]}"
+    return text
+
+
+class Batch:
+    """The changes one run makes, written in one transaction."""
+
+    def __init__(self, known: Dict[str, Dict[str, Any]]):
+        self.conversations = known  # sender_id -> row (with "state" decoded), existing or new
+        self.new_senders: set = set()
+        self.intents: List[Dict[str, str]] = []
+        self.messages: Dict[int, Dict[str, Any]] = {}
+        self.unanswered_earlier: List[int] = []
+        self.callbacks: List[Dict[str, Any]] = []
+
+    def conversation(self, sender: str, timestamp: float) -> Dict[str, Any]:
+        row = self.conversations.get(sender)
+        if row is None:
+            row = {"sender_id": sender, "started": timestamp, "last_at": timestamp, "length": 0,
+                   "first_question": None, "callback": False, "handoff": False,
+                   "unanswered": False, "emergency": False, "state": fresh_state()}
+            self.conversations[sender] = row
+            self.new_senders.add(sender)
+        return row
+
+    def apply(self, event: Any) -> None:
+        conv = self.conversation(event.sender_id, event.timestamp or 0.0)
+        conv["last_at"] = max(conv["last_at"], event.timestamp or 0.0)
+        state = conv["state"]
+        data = json.loads(event.data) if event.data else {}
+        kind = event.type_name
+        if kind == "user":
+            self._user(conv, state, event, data)
+        elif kind == "bot":
+            conv["length"] += 1
+            buttons = (data.get("data") or {}).get("buttons") or []
+            state["buttons"] = {b["payload"]: b.get("title", "") for b in buttons
+                                if isinstance(b, dict) and b.get("payload")}
+        elif kind == "action" and event.action_name in BADGE_ACTIONS:
+            conv[BADGE_ACTIONS[event.action_name]] = True
+            if event.action_name == "action_fallback" and state["last_user"] is not None:
+                self._mark_unanswered(state["last_user"])
+        elif kind == "slot":
+            self._slot(conv, state, event, data)
+        elif kind == "active_loop":
+            starting = event.action_name == "callback_form"
+            if starting and not state["in_form"]:
+                state["form_question"] = state["question"]
+            state["in_form"] = starting
+        elif kind in ("session_started", "restart"):
+            state.update(slots={}, in_form=False, buttons={})
+
+    def _user(self, conv, state, event, data) -> None:
+        intent = ((data.get("parse_data") or {}).get("intent") or {})
+        text = visible_text(str(data.get("text") or ""), state["buttons"])
+        conv["length"] += 1
+        name = event.intent_name or intent.get("name")
+        if text and (conv["first_question"] is None or state.get("first_is_filler")):
+            if conv["first_question"] is None or name not in FILLER_INTENTS:
+                conv["first_question"] = text
+                state["first_is_filler"] = name in FILLER_INTENTS
+        if name and name not in state["intents"]:
+            state["intents"].append(name)
+            self.intents.append({"intent": name, "sender_id": event.sender_id})
+        if not state["in_form"] and name not in HELPER_INTENTS and text:
+            state["question"] = text
+        state["last_user"] = event.id
+        self.messages[event.id] = {
+            "event_id": event.id, "sender_id": event.sender_id, "timestamp": event.timestamp,
+            "text": text, "intent": name, "confidence": intent.get("confidence"),
+            "unanswered": False,
+        }
+
+    def _mark_unanswered(self, event_id: int) -> None:
+        if event_id in self.messages:
+            self.messages[event_id]["unanswered"] = True
+        else:
+            self.unanswered_earlier.append(event_id)
+
+    def _slot(self, conv, state, event, data) -> None:
+        name, value = data.get("name"), data.get("value")
+        if name in CALLBACK_SLOTS and value is not None:
+            state["slots"][name] = str(value)
+        elif name == "callback_status" and value == "submitted":
+            conv["callback"] = True
+            slots = state["slots"]
+            self.callbacks.append({
+                "id": event.id, "sender_id": event.sender_id, "requested_at": event.timestamp,
+                "name": slots.get("callback_name"), "phone": slots.get("callback_phone"),
+                "preferred_time": slots.get("callback_time"), "question": state["form_question"],
+            })
+            state["slots"] = {}
+
+
+def read_watermark(db) -> int:
+    value = db.execute(select(index_state.c.last_event_id).where(index_state.c.id == 1)).scalar()
+    return int(value or 0)
+
+
+def cut_at_recent_gap(rows: List[Any], last_id: int, now: float) -> List[Any]:
+    expected = last_id + 1
+    for position, row in enumerate(rows):
+        if row.id != expected and (row.timestamp or 0) > now - GAP_GRACE_SECONDS:
+            return rows[:position]
+        expected = row.id + 1
+    return rows
+
+
+def read_events(dbs: Databases, last_id: int, limit: int) -> List[Any]:
+    # `data` only where the fold needs it: action events carry large, unused JSON.
+    query = (
+        select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp,
+               events.c.intent_name, events.c.action_name,
+               case((events.c.type_name.in_(PARSED_TYPES), events.c.data), else_=None)
+               .label("data"))
+        .where(events.c.id > last_id).order_by(events.c.id).limit(limit)
+    )
+    try:
+        with dbs.tracker.connect() as db:
+            return list(db.execute(query))
+    except OperationalError:
+        # No tracker store yet (Rasa has not started or has no events table): nothing to index.
+        return []
+
+
+def chunks(items: List[Any], size: int = 500) -> Iterable[List[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def load_conversations(db, senders: List[str]) -> Dict[str, Dict[str, Any]]:
+    known = {}
+    for part in chunks(senders):
+        for row in db.execute(select(conversations).where(conversations.c.sender_id.in_(part))):
+            record = dict(row._mapping)
+            record["state"] = json.loads(record.pop("fold_state"))
+            known[record["sender_id"]] = record
+    return known
+
+
+UPDATABLE = ("started", "last_at", "length", "first_question", "callback", "handoff",
+             "unanswered", "emergency", "fold_state")
+
+
+def write_batch(db, batch: Batch, last_id: int, new_last_id: int) -> bool:
+    """Writes everything, or nothing if another indexer got there first (False)."""
+    moved = db.execute(
+        update(index_state)
+        .where(and_(index_state.c.id == 1, index_state.c.last_event_id == last_id))
+        .values(last_event_id=new_last_id)
+    ).rowcount
+    if moved != 1:
+        return False
+    new_rows, old_rows = [], []
+    for sender, conv in batch.conversations.items():
+        row = {k: v for k, v in conv.items() if k != "state"}
+        row["fold_state"] = json.dumps(conv["state"])
+        (new_rows if sender in batch.new_senders else old_rows).append(row)
+    if new_rows:
+        db.execute(conversations.insert(), new_rows)
+    if old_rows:
+        # executemany with bind names unlike the column names, as SQLAlchemy requires.
+        db.execute(
+            update(conversations)
+            .where(conversations.c.sender_id == bindparam("key"))
+            .values({name: bindparam(f"new_{name}") for name in UPDATABLE}),
+            [dict({f"new_{n}": row[n] for n in UPDATABLE}, key=row["sender_id"])
+             for row in old_rows],
+        )
+    if batch.intents:
+        db.execute(conversation_intents.insert(), batch.intents)
+    if batch.messages:
+        db.execute(messages.insert(), list(batch.messages.values()))
+    for part in chunks(batch.unanswered_earlier):
+        db.execute(update(messages).where(messages.c.event_id.in_(part)).values(unanswered=True))
+    if batch.callbacks:
+        db.execute(callbacks.insert(), batch.callbacks)
+    return True
+
+
+def index_once(dbs: Databases, limit: int = BATCH, now: Optional[float] = None) -> int:
+    """Indexes up to `limit` new events; returns how many (0 when up to date)."""
+    with dbs.console.connect() as db:
+        last_id = read_watermark(db)
+    rows = cut_at_recent_gap(read_events(dbs, last_id, limit), last_id,
+                             time.time() if now is None else now)
+    if not rows:
+        return 0
+    with dbs.console.begin() as db:
+        batch = Batch(load_conversations(db, sorted({row.sender_id for row in rows})))
+        for row in rows:
+            batch.apply(row)
+        if not write_batch(db, batch, last_id, rows[-1].id):
+            db.rollback()
+            return 0
+    return len(rows)
+
+
+def index_all(dbs: Databases, limit: int = BATCH, progress=None) -> int:
+    total = 0
+    while True:
+        done = index_once(dbs, limit)
+        if not done:
+            return total
+        total += done
+        if progress:
+            progress(total)
+
+
+def rebuild(dbs: Databases) -> int:
+    """Empties the derived tables (never the staff's) and indexes everything again."""
+    with dbs.console.begin() as db:
+        for table in DERIVED:
+            if table is not index_state:
+                db.execute(table.delete())
+        db.execute(update(index_state).values(last_event_id=0))
+    return index_all(dbs)

@@ -1,0 +1,144 @@
+"""The console's Sanic app: login, the session check in front of every route, CSRF on every POST."""
+import itertools
+import logging
+import secrets
+from typing import Optional
+from urllib.parse import quote
+
+from sanic import Sanic, response
+from sanic.exceptions import NotFound, SanicException
+
+from console import auth, indexer, views
+from console.db import Databases
+from console.filters import BadInput
+from console.queries import log
+from console.responses import add_security_headers, error, form_values, html, wants_json
+
+logger = logging.getLogger("console")
+SESSION_COOKIE = "console_session"
+PRE_LOGIN_COOKIE = "console_login"
+OPEN_PATHS = {"/login"}  # the only route that answers without a session
+_names = itertools.count()
+
+
+def set_cookie(resp, name: str, value: str, max_age: int, secure: bool) -> None:
+    resp.cookies[name] = value
+    cookie = resp.cookies[name]
+    cookie["httponly"] = True
+    cookie["samesite"] = "Strict"
+    cookie["path"] = "/"
+    cookie["max-age"] = max_age
+    if secure:
+        cookie["secure"] = True
+
+
+def safe_next(target: Optional[str]) -> str:
+    """Only a path on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/conversations"
+
+
+def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
+               secure_cookies: bool = False) -> Sanic:
+    app = Sanic(f"clinic_console_{next(_names)}")
+    app.config.REQUEST_MAX_SIZE = 64 * 1024  # forms only: a note is a few kB
+    app.config.FORWARDED_SECRET = None
+    app.ctx.dbs = dbs or Databases()
+    app.ctx.secret = secret or auth.load_secret()
+    app.ctx.secure = secure_cookies
+
+    @app.middleware("request")
+    async def require_login(request):
+        dbs, secret = request.app.ctx.dbs, request.app.ctx.secret
+        token = request.cookies.get(SESSION_COOKIE)
+        found = auth.session_user(dbs, token)
+        request.ctx.user = found[1] if found else None
+        request.ctx.csrf = auth.csrf_token(secret, "session:" + token) if found else ""
+        if request.path in OPEN_PATHS:
+            return None
+        if not found:
+            if wants_json(request):
+                return error(request, 401, "log in first", True)
+            return response.redirect("/login?next=" + quote(request.path), status=302)
+        if request.method == "POST" and not auth.csrf_ok(
+                secret, "session:" + token, form_values(request).get("csrf")):
+            return error(request, 403, "the form has expired: go back, reload and try again",
+                         wants_json(request))
+        indexer.index_all(dbs)  # bring the summary up to the latest events first
+        return None
+
+    @app.middleware("response")
+    async def headers(request, resp):
+        add_security_headers(request, resp)
+
+    @app.exception(BadInput)
+    async def bad_input(request, exc):
+        return error(request, 400, str(exc), wants_json(request))
+
+    @app.exception(NotFound)
+    async def not_found(request, exc):
+        return error(request, 404, "no such page or conversation", wants_json(request))
+
+    @app.exception(SanicException)
+    async def sanic_error(request, exc):
+        status = getattr(exc, "status_code", 500) or 500
+        return error(request, status, str(exc) if status < 500 else "server error",
+                     wants_json(request))
+
+    @app.get("/login")
+    async def login_form(request):
+        return _login_page(request, status=200)
+
+    @app.post("/login")
+    async def login(request):
+        dbs, secret = request.app.ctx.dbs, request.app.ctx.secret
+        form = form_values(request)
+        pre = request.cookies.get(PRE_LOGIN_COOKIE)
+        if not auth.csrf_ok(secret, "login:" + (pre or ""), form.get("csrf")) or not pre:
+            return _login_page(request, 403, "The form expired. Please try again.")
+        username = form.get("username", "").strip()[:64]
+        keys = [f"user:{username.lower()}", f"ip:{request.ip}"]
+        wait = auth.wait_seconds(dbs, keys)
+        if wait:
+            page = _login_page(request, 429, f"Too many failed attempts. Try again in {wait} s.")
+            page.headers["Retry-After"] = str(wait)
+            return page
+        user_id = auth.authenticate(dbs, username, form.get("password", ""))
+        if user_id is None:
+            auth.record_failure(dbs, keys)
+            logger.warning("failed console login for %r from %s", username, request.ip)
+            return _login_page(request, 401, "Wrong user name or password.")
+        auth.clear_failures(dbs, keys[0])
+        log(dbs, username, "login", f"from {request.ip}")
+        resp = response.redirect(safe_next(form.get("next")), status=303)
+        set_cookie(resp, SESSION_COOKIE, auth.start_session(dbs, user_id), auth.SESSION_SECONDS,
+                   request.app.ctx.secure)
+        set_cookie(resp, PRE_LOGIN_COOKIE, "", 0, request.app.ctx.secure)
+        return resp
+
+    @app.post("/logout")
+    async def logout(request):
+        auth.end_session(request.app.ctx.dbs, request.cookies.get(SESSION_COOKIE))
+        resp = response.redirect("/login", status=303)
+        set_cookie(resp, SESSION_COOKIE, "", 0, request.app.ctx.secure)
+        return resp
+
+    views.register(app)
+    return app
+
+
+def _login_page(request, status: int, message: str = ""):
+    """The login form, with a CSRF token bound to a pre-login cookie."""
+    app = request.app
+    pre = request.cookies.get(PRE_LOGIN_COOKIE)
+    fresh = not pre or len(pre) > 100
+    if fresh:
+        pre = secrets.token_urlsafe(24)
+    page = html(request, "login.html", status=status, message=message, user=None,
+                csrf=auth.csrf_token(app.ctx.secret, "login:" + pre),
+                next=safe_next(request.args.get("next") or form_values(request).get("next")),
+                no_users=auth.user_count(app.ctx.dbs) == 0)
+    if fresh:
+        set_cookie(page, PRE_LOGIN_COOKIE, pre, 3600, app.ctx.secure)
+    return page
