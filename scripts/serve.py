@@ -85,6 +85,9 @@ class Servers:
     env: Optional[Dict[str, str]] = None
     actions: Optional[subprocess.Popen] = None
     rasa: Optional[subprocess.Popen] = None
+    # The front-desk console (console/), started only by start_console().
+    console_port: Optional[int] = None
+    console: Optional[subprocess.Popen] = None
 
     @property
     def rasa_url(self) -> str:
@@ -94,11 +97,14 @@ class Servers:
     def webhook(self) -> str:
         return f"{self.rasa_url}/webhooks/rest/webhook"
 
-    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, args: List[str], extra_env: Optional[Dict[str, str]] = None
+    ) -> subprocess.Popen:
         log = subprocess.DEVNULL
         if self.log_dir is not None:
             log = open(self.log_dir / f"{name}.log", "ab")
-        return subprocess.Popen(args, cwd=ROOT, env=server_env(self.env), stdout=log, stderr=log)
+        env = server_env(dict(self.env or {}, **(extra_env or {})))
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log)
 
     def start_actions(self, timeout: float = 60) -> None:
         self.actions = self._spawn(
@@ -129,12 +135,27 @@ class Servers:
         )
         wait_until_up(f"{self.rasa_url}/webhooks/rest/", self.rasa, timeout)
 
+    def start_console(self, timeout: float = 120, console_db: Optional[Path] = None) -> None:
+        """The console on console_port, reading this tracker store; its own tables go in
+        console_db (default var/console.db). It indexes existing events before it answers."""
+        extra = {"TRACKER_DB": str(self.tracker_db)}
+        if console_db is not None:
+            extra["CONSOLE_DB_URL"] = f"sqlite:///{Path(console_db).resolve()}"
+        self.console_port = self.console_port or free_port()
+        self.console = self._spawn(
+            "console",
+            [str(BIN / "python"), "-m", "console", "serve", "--port", str(self.console_port)],
+            extra,
+        )
+        wait_until_up(f"http://127.0.0.1:{self.console_port}/login", self.console, timeout)
+
     def start(self) -> "Servers":
         self.start_actions()
         self.start_rasa()
         return self
 
     def stop(self) -> None:
+        stop(self.console)
         stop(self.rasa)
         stop(self.actions)
 
@@ -155,6 +176,7 @@ def main() -> None:
         api_token=token,
         host=os.environ.get("RASA_HOST", "127.0.0.1"),
         log_dir=var,
+        console_port=int(os.environ.get("CONSOLE_PORT", 8090)),
     )
     print(f"Starting the action server on port {servers.action_port} ...", flush=True)
     try:
@@ -164,6 +186,13 @@ def main() -> None:
         print(
             f"Ready. Chat at {servers.webhook} (REST). The HTTP API token is in {token_file}.\n"
             f"Logs: {var}/actions.log, {var}/rasa.log. Press Ctrl-C to stop.",
+            flush=True,
+        )
+        print(f"Starting the front-desk console on port {servers.console_port} ...", flush=True)
+        servers.start_console()
+        print(
+            f"Front-desk console: http://127.0.0.1:{servers.console_port}/ (the first staff "
+            f"account: make staff-user USER=name; log: {var}/console.log).",
             flush=True,
         )
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
