@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore
 
-.PHONY: setup train run test validate lock clean
+.PHONY: setup train run test validate lock clean staff-user
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,12 @@ run: train
 
 test: train
 	@scripts/test.sh
+
+# A front-desk console account (the first one, or another): make staff-user STAFF=alice
+# asks for the password twice. See `.venv/bin/python -m console --help` for the other commands.
+staff-user: setup
+	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name"; exit 2; }
+	@$(BIN)/python -m console create-user "$(STAFF)"
 
 # Regenerate requirements.lock from requirements.in in a scratch environment.
 lock:

@@ -192,7 +192,7 @@ def main() -> None:
         servers.start_console()
         print(
             f"Front-desk console: http://127.0.0.1:{servers.console_port}/ (the first staff "
-            f"account: make staff-user USER=name; log: {var}/console.log).",
+            f"account: make staff-user STAFF=name; log: {var}/console.log).",
             flush=True,
         )
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
