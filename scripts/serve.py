@@ -1,4 +1,5 @@
-"""Starts the action server and the Rasa server, waits until both answer, and stops them.
+"""Starts the action server, the Rasa server and (optionally) the demo web page, waits until
+they answer, and stops them.
 
 `make run` (scripts/run.sh) uses it to serve in the foreground; the end-to-end tests and the
 benchmark use the same functions to start real servers on free loopback ports.
@@ -72,7 +73,9 @@ def stop(process: Optional[subprocess.Popen]) -> None:
 
 @dataclass
 class Servers:
-    """One action server and one Rasa server, with their ports, database and API token."""
+    """One action server and one Rasa server, with their ports, database and API token; with a
+    web_port, also the demo page and chat widget (web/serve.py), whose origin is then the only
+    one the Rasa server's CORS allows."""
 
     rasa_port: int
     action_port: int
@@ -88,6 +91,15 @@ class Servers:
     # The front-desk console (console/), started only by start_console().
     console_port: Optional[int] = None
     console: Optional[subprocess.Popen] = None
+    web_port: Optional[int] = None
+    web_origin: str = ""  # as the browser sees it; default http://127.0.0.1:<web_port>
+    public_rasa_url: str = ""  # the Rasa server as the browser sees it; default rasa_url
+    web: Optional[subprocess.Popen] = None
+
+    def __post_init__(self) -> None:
+        if self.web_port and not self.web_origin:
+            self.web_origin = f"http://127.0.0.1:{self.web_port}"
+        self.public_rasa_url = self.public_rasa_url or self.rasa_url
 
     @property
     def rasa_url(self) -> str:
@@ -131,9 +143,23 @@ class Servers:
                 "--endpoints", str(endpoints),
                 "--credentials", str(ROOT / "credentials.yml"),
                 "--enable-api", "--auth-token", self.api_token,
-            ],
+            ]
+            # Browsers may call the webhook from the demo page's origin only, never from "*".
+            + (["--cors", self.web_origin] if self.web_origin else []),
         )
         wait_until_up(f"{self.rasa_url}/webhooks/rest/", self.rasa, timeout)
+
+    def start_web(self, timeout: float = 30) -> None:
+        self.web = self._spawn(
+            "web",
+            [
+                str(BIN / "python"), str(ROOT / "web" / "serve.py"),
+                "--host", self.host,
+                "--port", str(self.web_port),
+                "--rasa-url", self.public_rasa_url,
+            ],
+        )
+        wait_until_up(f"http://127.0.0.1:{self.web_port}/", self.web, timeout)
 
     def start_console(self, timeout: float = 120, console_db: Optional[Path] = None) -> None:
         """The console on console_port, reading this tracker store; its own tables go in
@@ -152,10 +178,13 @@ class Servers:
     def start(self) -> "Servers":
         self.start_actions()
         self.start_rasa()
+        if self.web_port:
+            self.start_web()
         return self
 
     def stop(self) -> None:
         stop(self.console)
+        stop(self.web)
         stop(self.rasa)
         stop(self.actions)
 
@@ -168,8 +197,10 @@ def main() -> None:
     token_file = var / "api-token"
     token_file.write_text(token + "\n", encoding="utf-8")
     token_file.chmod(0o600)
+    rasa_port = int(os.environ.get("RASA_PORT", 5005))
+    web_port = int(os.environ.get("WEB_PORT", 8080))
     servers = Servers(
-        rasa_port=int(os.environ.get("RASA_PORT", 5005)),
+        rasa_port=rasa_port,
         action_port=int(os.environ.get("ACTION_PORT", 5055)),
         tracker_db=Path(os.environ.get("TRACKER_DB", var / "tracker.db")).resolve(),
         workdir=var,
@@ -177,22 +208,26 @@ def main() -> None:
         host=os.environ.get("RASA_HOST", "127.0.0.1"),
         log_dir=var,
         console_port=int(os.environ.get("CONSOLE_PORT", 8090)),
+        web_port=web_port,
+        web_origin=os.environ.get("WEB_ORIGIN", f"http://localhost:{web_port}"),
+        public_rasa_url=os.environ.get("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}"),
     )
     print(f"Starting the action server on port {servers.action_port} ...", flush=True)
     try:
         servers.start_actions()
         print(f"Starting the Rasa server on port {servers.rasa_port} ...", flush=True)
         servers.start_rasa()
-        print(
-            f"Ready. Chat at {servers.webhook} (REST). The HTTP API token is in {token_file}.\n"
-            f"Logs: {var}/actions.log, {var}/rasa.log. Press Ctrl-C to stop.",
-            flush=True,
-        )
+        print(f"Starting the demo page on port {web_port} ...", flush=True)
+        servers.start_web()
         print(f"Starting the front-desk console on port {servers.console_port} ...", flush=True)
         servers.start_console()
         print(
-            f"Front-desk console: http://127.0.0.1:{servers.console_port}/ (the first staff "
-            f"account: make staff-user STAFF=name; log: {var}/console.log).",
+            f"Ready. Chat at {servers.webhook} (REST). The HTTP API token is in {token_file}.\n"
+            f"Demo page with the chat widget: {servers.web_origin}/\n"
+            f"Front-desk console: http://127.0.0.1:{servers.console_port}/ (first staff account:"
+            f" make staff-user STAFF=name).\n"
+            f"Logs: {var}/actions.log, {var}/rasa.log, {var}/web.log, {var}/console.log. "
+            f"Press Ctrl-C to stop.",
             flush=True,
         )
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
