@@ -39,7 +39,7 @@ def json(data: Any, status: int = 200):
 
 
 def download(body: str, filename: str, content_type: str):
-    return response.text(body, content_type=content_type,
+    return response.text(body, content_type=content_type + "; charset=utf-8",
                          headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

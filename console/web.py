@@ -55,6 +55,10 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
         found = auth.session_user(dbs, token)
         request.ctx.user = found[1] if found else None
         request.ctx.csrf = auth.csrf_token(secret, "session:" + token) if found else ""
+        if request.method == "POST":
+            # Sanic runs request middleware before it has read a large body: read it now, so the
+            # CSRF check sees the form (and an oversized body is refused with 413).
+            await request.receive_body()
         if request.path in OPEN_PATHS:
             return None
         if not found:
