@@ -1,0 +1,146 @@
+"""The console's tests run against a real tracker store: the real action server and Rasa server
+are started once per test session, the conversations below are driven through the REST channel,
+and each test module points a real console process at that SQLite file (or at a copy of it)."""
+import re
+import secrets
+import sqlite3
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+import requests
+
+from scripts.serve import BIN, ROOT, Servers, server_env
+from tests.e2e.conftest import chat, new_sender, start_servers
+
+PASSWORD = "a long enough staff password"
+SCRIPT = "<script>alert('xss')</script>"
+# What each scenario says, through the REST channel. The phrasing of the handoff, emergency and
+# out-of-scope lines is what tests/e2e relies on for those answers.
+SCENARIOS = {
+    "callback": ["hi there", "what does a cryotherapy session cost me",
+                 "I want to book an appointment", "yes",
+                 f"Jane {SCRIPT} Doe", "314-555-0142", "weekday mornings", "yes"],
+    "unanswered": ["can you recommend a good pizza place", "can you recommend a pizza place",
+                   "who won the football game last night"],
+    "emergency": ["since this morning I have no control over my bladder"],
+    "handoff": ["please let me speak with a staff member", "no"],
+    "xss": [f"{SCRIPT} does cryotherapy hurt?"],
+    "personal": ["my number is 636 555 0177 and my email is jane.doe@example.com, "
+                 "so what exactly is cryotherapy"],
+    "old": ["so what exactly is cryotherapy"],
+}
+
+
+@dataclass
+class Recorded:
+    servers: Servers
+    senders: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tracker_db(self) -> Path:
+        return self.servers.tracker_db
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory):
+    """The running assistant, with every scenario's conversation in its tracker store."""
+    servers = start_servers(tmp_path_factory, "console_assistant")
+    try:
+        found = Recorded(servers)
+        for name, messages in SCENARIOS.items():
+            sender = new_sender()
+            for message in messages:
+                chat(servers, sender, message)
+            found.senders[name] = sender
+        yield found
+    finally:
+        servers.stop()
+
+
+def copy_tracker(source: Path, target: Path) -> Path:
+    """A consistent copy of a live SQLite tracker store (SQLite's backup API)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
+def age(tracker_db: Path, sender: str, days: float) -> None:
+    """Moves one recorded conversation `days` into the past (a copy only: tests of date filters
+    and retention need old conversations, and the REST channel stamps events with the time)."""
+    with sqlite3.connect(tracker_db) as db:
+        db.execute("UPDATE events SET timestamp = timestamp - ? WHERE sender_id = ?",
+                   (days * 86400, sender))
+
+
+def events_of(tracker_db: Path, sender: str):
+    with sqlite3.connect(tracker_db) as db:
+        return db.execute("SELECT type_name, action_name, intent_name FROM events "
+                          "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+
+
+def console_cli(workdir: Path, tracker_db: Path, *args: str, stdin: str = "",
+                check: bool = True) -> subprocess.CompletedProcess:
+    env = server_env(console_env(workdir, tracker_db))
+    result = subprocess.run([str(BIN / "python"), "-m", "console", *args], cwd=ROOT, env=env,
+                            input=stdin, capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def console_env(workdir: Path, tracker_db: Path) -> Dict[str, str]:
+    return {"TRACKER_DB": str(tracker_db),
+            "CONSOLE_DB_URL": f"sqlite:///{workdir / 'console.db'}",
+            "CONSOLE_SECRET": "test-secret-" + workdir.name}
+
+
+@dataclass
+class Console:
+    servers: Servers
+    workdir: Path
+    tracker_db: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.servers.console_port}"
+
+    def login(self, username: str = "staff", password: str = PASSWORD) -> requests.Session:
+        session = requests.Session()
+        reply = self.post_login(session, username, password)
+        assert reply.status_code == 303, reply.text
+        return session
+
+    def post_login(self, session, username, password, token: Optional[str] = None):
+        page = session.get(self.url + "/login")
+        token = csrf_of(page.text) if token is None else token
+        return session.post(self.url + "/login", allow_redirects=False,
+                            data={"csrf": token, "username": username, "password": password})
+
+    def cli(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        return console_cli(self.workdir, self.tracker_db, *args, **kwargs)
+
+    def stop(self) -> None:
+        self.servers.stop()
+
+
+def start_console(workdir: Path, tracker_db: Path, user: str = "staff") -> Console:
+    """A console process reading `tracker_db`, with its own tables in `workdir`, and one user."""
+    console_cli(workdir, tracker_db, "create-user", user, "--password-stdin", stdin=PASSWORD + "\n")
+    env = console_env(workdir, tracker_db)
+    servers = Servers(rasa_port=0, action_port=0, tracker_db=tracker_db, workdir=workdir,
+                      log_dir=workdir, env=env)
+    servers.start_console(console_db=workdir / "console.db")
+    return Console(servers, workdir, tracker_db)
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def unique_dir(tmp_path_factory, name: str) -> Path:
+    return tmp_path_factory.mktemp(f"{name}_{secrets.token_hex(3)}")
