@@ -1,0 +1,83 @@
+"""When the Rasa server hangs or is down, the visitor gets the clinic's phone number, keeps the
+text they typed, and can try again once the server is back. The real Rasa server is paused
+(SIGSTOP) or stopped, then resumed or restarted; these tests have servers of their own."""
+import signal
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import (
+    PHONE, TEL, check_page_behaved, last_bot, new_page, open_chat, serious_violations,
+    start_web_servers, wait_for_reply,
+)
+
+# The widget gives up after 15 s (the REST channel itself answers within 10 s).
+WIDGET_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    running = start_web_servers(tmp_path_factory, "browser-offline")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(browser, servers):
+    opened = new_page(browser, servers)
+    yield opened
+    # A refused connection is logged by Chromium as a console error; nothing else may be.
+    opened.console[:] = [line for line in opened.console if "ERR_CONNECTION_REFUSED" not in line]
+    check_page_behaved(opened, servers)
+    opened.context.close()
+
+
+def type_and_send(page, text):
+    box = page.get_by_label("Your message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_hanging_server_times_out_and_retry_works(page, servers):
+    open_chat(page, servers)
+    servers.rasa.send_signal(signal.SIGSTOP)
+    try:
+        type_and_send(page, "what is cryotherapy")
+        notice = page.locator(".cc-notice")
+        expect(notice).to_contain_text("taking too long", timeout=WIDGET_TIMEOUT_MS + 10_000)
+        expect(notice).to_contain_text(PHONE)
+        expect(page.get_by_label("Your message")).to_have_value("what is cryotherapy")
+    finally:
+        servers.rasa.send_signal(signal.SIGCONT)
+    page.get_by_role("button", name="Try again").click()
+    wait_for_reply(page)
+    expect(page.locator(".cc-notice")).to_be_hidden()
+    expect(last_bot(page)).to_contain_text("ice pack")
+    expect(page.get_by_label("Your message")).to_have_value("")
+
+
+def test_a_stopped_server_gives_the_phone_number_and_keeps_the_text(page, servers):
+    open_chat(page, servers)
+    messages = page.locator(".cc-message").count()
+    servers.rasa.send_signal(signal.SIGINT)
+    servers.rasa.wait(timeout=30)
+    try:
+        type_and_send(page, "how much does a visit cost?")
+        notice = page.locator(".cc-notice")
+        expect(notice).to_contain_text("can't reach North County Pain Relief")
+        expect(notice).to_contain_text(PHONE)
+        expect(notice.get_by_role("link", name=f"Call {PHONE}")).to_have_attribute("href", TEL)
+        expect(page.get_by_role("status")).to_contain_text(PHONE)  # announced, too
+        # The text is back in the box, not lost in a transcript bubble that never got sent.
+        expect(page.get_by_label("Your message")).to_have_value("how much does a visit cost?")
+        expect(page.locator(".cc-message")).to_have_count(messages)
+        assert serious_violations(page) == []
+        # A reload keeps the unsent text, too.
+        page.reload()
+        expect(page.get_by_label("Your message")).to_have_value("how much does a visit cost?")
+    finally:
+        servers.start_rasa()
+    page.get_by_label("Your message").press("Enter")
+    wait_for_reply(page)
+    expect(last_bot(page)).to_contain_text("free")
+    expect(page.locator(".cc-notice")).to_be_hidden()
