@@ -58,6 +58,8 @@ def test_callback_request_runs_to_its_end(page, servers):
     call = page.locator(".cc-log a.cc-action", has_text=PHONE).last
     expect(call).to_have_attribute("href", TEL)
     assert call.get_attribute("target") is None  # the dialler, not a new tab
+    # The number inside the answer's text is a tel: link, too.
+    expect(page.locator(".cc-bubble a.cc-phone").last).to_have_attribute("href", TEL)
     page.get_by_role("button", name="Yes, please").click()
     wait_for_reply(page)
     expect(last_bot(page)).to_contain_text("name")

@@ -133,8 +133,9 @@
     return el("a", attrs, [title]);
   }
 
-  // Markdown links [title](url), **bold**, bare http(s) addresses; everything else is text.
-  var INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|\*\*([^*\n]+)\*\*|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])/g;
+  // Markdown links [title](url), **bold**, bare http(s) addresses, US phone numbers like
+  // (314) 731-4201 (a tap opens the dialler); everything else is text.
+  var INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|\*\*([^*\n]+)\*\*|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?])|(\(\d{3}\) \d{3}-\d{4})/g;
   function inline(parent, text) {
     var last = 0, match;
     INLINE.lastIndex = 0;
@@ -142,6 +143,7 @@
       parent.appendChild(document.createTextNode(text.slice(last, match.index)));
       var url = safeUrl(match[2] || match[4] || "");
       if (match[3]) parent.appendChild(el("strong", { text: match[3] }));
+      else if (match[5]) parent.appendChild(link(match[5], telUrl(match[5]), "cc-phone"));
       else if (url) parent.appendChild(link(match[1] || match[4], url));
       else parent.appendChild(document.createTextNode(match[0]));
       last = INLINE.lastIndex;
@@ -164,8 +166,8 @@
 
   // What a screen reader hears: link titles without their addresses.
   function plain(text) {
-    return text.replace(INLINE, function (all, title, url, bold, bare) {
-      return title || bold || bare || all;
+    return text.replace(INLINE, function (all, title, url, bold, bare, phone) {
+      return title || bold || bare || phone || all;
     });
   }
 
