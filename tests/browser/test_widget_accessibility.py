@@ -62,6 +62,23 @@ def test_keyboard_alone_runs_the_main_flow(page, servers):
     expect(page.locator(".cc-message")).to_have_count(messages)
 
 
+def test_on_a_phone_tab_stays_inside_the_full_screen_panel(browser, servers):
+    page = new_page(browser, servers, viewport=PHONE_SCREEN)
+    try:
+        load(page, servers)
+        tab_to(page, "Chat with us")
+        page.keyboard.press("Enter")
+        wait_for_reply(page)
+        tab_to(page, "Send")
+        page.keyboard.press("Tab")  # past the last control: back to the panel's first
+        assert focused(page).startswith("a#.: Call (314) 731-4201")
+        page.keyboard.press("Shift+Tab")
+        assert "Send" in focused(page)
+        check_page_behaved(page, servers)
+    finally:
+        page.context.close()
+
+
 def test_every_control_has_a_name(page, servers):
     open_chat(page, servers)
     for role, name in [("button", "Close chat"), ("button", "Start over"), ("button", "Send"),
