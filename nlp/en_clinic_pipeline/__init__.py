@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Union
 
 import spacy
 import yaml
+from spacy.attrs import ORTH
 from spacy.language import Language
 
 PACKAGE_DIR = Path(__file__).parent
@@ -39,11 +40,24 @@ def fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def _only_text(value: Any) -> bool:
+    """Token pattern values are text; YAML reads unquoted no/off/yes/on as true/false."""
+    if isinstance(value, dict):
+        return all(_only_text(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_only_text(v) for v in value)
+    return isinstance(value, str)
+
+
 def _check_pattern(path: Path, label: str, index: int, pattern: Any) -> Pattern:
     where = f"{path}: {label}[{index}]"
     if isinstance(pattern, str) and pattern.strip():
         return pattern.strip().lower()
     if isinstance(pattern, list) and pattern and all(isinstance(t, dict) for t in pattern):
+        if not _only_text(pattern):
+            raise PatternFileError(
+                f"{where}: a value is not text; quote words like \"no\" and \"off\" ({pattern!r})"
+            )
         return pattern
     raise PatternFileError(
         f"{where}: expected a phrase (text) or a token pattern (a list of mappings), got {pattern!r}"
@@ -69,8 +83,18 @@ def read_patterns(path: Path) -> List[Dict[str, Any]]:
     return patterns
 
 
+def _add_upper_case_exceptions(nlp: Language) -> None:
+    """spaCy splits "can't" into "ca" + "n't" but leaves "CAN'T" whole; split both the same
+    way so the patterns match a visitor who types in capitals."""
+    for text, pieces in list(nlp.tokenizer.rules.items()):
+        upper = text.upper()
+        if upper != text and upper not in nlp.tokenizer.rules:
+            nlp.tokenizer.add_special_case(upper, [{ORTH: p[ORTH].upper()} for p in pieces])
+
+
 def build() -> Language:
     nlp = spacy.blank("en")
+    _add_upper_case_exceptions(nlp)
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     # LOWER makes phrase patterns case-insensitive; overwrite lets a red flag win over a body part.
     ruler = nlp.add_pipe(

@@ -38,9 +38,10 @@ def test_intent_accuracy_at_least_095(predictions):
     accuracy = 1 - len(wrong) / len(predictions)
     confusions = Counter((want, got) for _, want, got in wrong).most_common(8)
     print(f"held-out intent accuracy {accuracy:.3f} on {len(predictions)} messages")
-    assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; most confused: {confusions}; {wrong[:15]}"
+    # Only intent pairs, not the messages: reading the misses invites tuning to the test set.
+    assert accuracy >= 0.95, f"accuracy {accuracy:.3f}; most confused (want, got): {confusions}"
 
 
 def test_every_emergency_is_caught(predictions):
-    missed = [text for text, want, got in predictions if want == "emergency" and got != "emergency"]
-    assert not missed
+    missed = [got for _, want, got in predictions if want == "emergency" and got != "emergency"]
+    assert not missed, f"{len(missed)} emergencies missed, read as {missed}"

@@ -1,6 +1,5 @@
 """The custom actions, run on real trackers: what the visitor is sent, and which events come back.
 The callback form and its actions are in test_callback_form.py."""
-import dataclasses
 import inspect
 import re
 import shutil
@@ -113,7 +112,8 @@ def test_body_part_name(value, name):
 
 
 def test_location_hours_invents_nothing(make_tracker, run_action):
-    text = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent="ask_location_hours"))[0][0]["text"]
+    tracker = make_tracker("faq_question", intent="ask_location_hours")
+    text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     assert "Address:" not in text and "Hours:" not in text
     assert not re.search(r"\d{1,2}(:\d\d)?\s*(am|pm)\b|\b\d+ \w+ (St|Street|Ave|Road|Rd)\b", text, re.I)
     assert PHONE in text
@@ -126,7 +126,8 @@ def test_location_hours_shows_configured_address_and_hours(tmp_path, monkeypatch
     data["clinic"].update(address="12 Example Road, Florissant, MO", hours="Mon-Fri 9am-5pm")
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     monkeypatch.setattr(answer_faq, "CLINIC", load_content(tmp_path / "content").clinic)
-    text = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent="ask_location_hours"))[0][0]["text"]
+    tracker = make_tracker("faq_question", intent="ask_location_hours")
+    text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     assert text.startswith("Address: 12 Example Road, Florissant, MO\n\nHours: Mon-Fri 9am-5pm\n\n")
 
 
@@ -139,7 +140,8 @@ def test_faq_action_answers_unknown_intent_with_out_of_scope(intent, make_tracke
 
 @pytest.mark.parametrize("intent", [i for i in QUESTIONS if CONTENT.answers[i].more])
 def test_tell_me_more_gives_longer_text_and_every_source(intent, make_tracker, run_action):
-    messages, events = run_action(ActionTellMeMore(), make_tracker("after_answer", slots={"last_answer": intent}))
+    tracker = make_tracker("after_answer", slots={"last_answer": intent})
+    messages, events = run_action(ActionTellMeMore(), tracker)
     answer = CONTENT.answers[intent]
     text = messages[0]["text"]
     assert len(messages) == 1 and text.startswith(answer.more) and len(answer.more) > len(answer.text)
@@ -222,7 +224,8 @@ def test_emergency_sends_to_911_and_988_and_nothing_else(entities, first, make_t
     messages, events = run_action(ActionEmergency(), tracker)
     text = messages[0]["text"]
     assert "911" in text and "emergency room" in text and "988" in text
-    assert [b["url"] for b in messages[0]["buttons"]] == [first] + [u for u in ("tel:911", "tel:988") if u != first]
+    urls = [b["url"] for b in messages[0]["buttons"]]
+    assert urls == [first] + [u for u in ("tel:911", "tel:988") if u != first]
     assert all(b["type"] == "web_url" for b in messages[0]["buttons"])
     for message in messages:
         everything = (message["text"] + str(message.get("buttons"))).lower()
@@ -237,7 +240,7 @@ def test_emergency_sends_to_911_and_988_and_nothing_else(entities, first, make_t
     ([("ask_safety", 0.30), ("ask_fda_status", 0.29)], ["/ask_safety", "/ask_fda_status"]),
 ])
 def test_fallback_offers_two_close_guesses(ranking, expected, make_tracker, run_action):
-    ranking = [{"name": "nlu_fallback", "confidence": 0.5}] + [{"name": n, "confidence": c} for n, c in ranking]
+    ranking = [{"name": n, "confidence": c} for n, c in [("nlu_fallback", 0.5)] + ranking]
     tracker = make_tracker("fallback", intent="nlu_fallback", confidence=0.5, ranking=ranking)
     messages, events = run_action(ActionFallback(), tracker)
     assert len(messages) == 1 and messages[0]["text"] == MESSAGES["clarify"]

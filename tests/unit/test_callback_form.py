@@ -189,7 +189,8 @@ def test_cancel_callback(make_tracker, run_action):
     (ActionAskCallbackConsent, "callback_consent", ["/affirm", "/deny"]),
 ])
 def test_ask_actions(action, slot, buttons, make_tracker, run_action, domain):
-    assert action().name() == f"action_ask_{slot}" and slot in domain["forms"]["callback_form"]["required_slots"]
+    assert action().name() == f"action_ask_{slot}"
+    assert slot in domain["forms"]["callback_form"]["required_slots"]
     messages, events = run_action(action(), make_tracker("callback_form", slots=FILLED))
     assert [m["text"] for m in messages] == [MESSAGES[f"ask_{slot}"]] and events == []
     assert [b["payload"] for b in messages[0]["buttons"]] == buttons

@@ -78,52 +78,59 @@ def test_clinic_yml_changes_every_answer(content_dir):
     assert "Westside Back Care" in content.answers["ask_cost"].text
 
 
-BAD_CONTENT = {
-    "missing answer": ("answers.yml", drop("answers.ask_cost"), "answers.ask_cost"),
-    "no sources": ("answers.yml", drop("answers.ask_cost.sources"), "answers.ask_cost.sources"),
-    "empty sources": ("answers.yml", put("answers.ask_cost.sources", []), "answers.ask_cost.sources"),
-    "unknown answer key": ("answers.yml", put("answers.ask_cost.price", "$99"), "answers.ask_cost: unknown key 'price'"),
-    "answer for no intent": ("answers.yml", put("answers.ask_parking", {}), "answers: unknown key 'ask_parking'"),
-    "empty text": ("answers.yml", put("answers.ask_cost.text", " "), "answers.ask_cost.text"),
-    "unknown top-level key": ("answers.yml", put("extra", 1), "(top level): unknown key 'extra'"),
-    "unknown message key": ("answers.yml", put("messages.hello", {"text": "Hi"}), "messages: unknown key 'hello'"),
-    "missing message": ("answers.yml", drop("messages.greet"), "messages.greet"),
-    "message without text": ("answers.yml", put("messages.greet", {"txt": "Hi"}), "messages.greet"),
-    "wrong version": ("answers.yml", put("version", 2), "version: expected 1"),
-    "unknown placeholder": ("answers.yml", put("answers.ask_cost.text", "It costs {price}."),
+# answers.yml: how it is broken -> the key the error must name
+BAD_ANSWERS = {
+    "missing answer": (drop("answers.ask_cost"), "answers.ask_cost"),
+    "no sources": (drop("answers.ask_cost.sources"), "answers.ask_cost.sources"),
+    "empty sources": (put("answers.ask_cost.sources", []), "answers.ask_cost.sources"),
+    "unknown answer key": (put("answers.ask_cost.price", "$99"),
+                           "answers.ask_cost: unknown key 'price'"),
+    "answer for no intent": (put("answers.ask_parking", {}), "answers: unknown key 'ask_parking'"),
+    "empty text": (put("answers.ask_cost.text", " "), "answers.ask_cost.text"),
+    "unknown top-level key": (put("extra", 1), "(top level): unknown key 'extra'"),
+    "unknown message key": (put("messages.hello", {"text": "Hi"}), "messages: unknown key 'hello'"),
+    "missing message": (drop("messages.greet"), "messages.greet"),
+    "message without text": (put("messages.greet", {"txt": "Hi"}), "messages.greet"),
+    "wrong version": (put("version", 2), "version: expected 1"),
+    "unknown placeholder": (put("answers.ask_cost.text", "It costs {price}."),
                             "answers.ask_cost.text: unknown placeholder {price}"),
-    "placeholder in message": ("answers.yml", put("messages.thank.text", "Thanks {name}"),
+    "placeholder in message": (put("messages.thank.text", "Thanks {name}"),
                                "messages.thank.text: unknown placeholder {name}"),
-    "body_part outside its field": ("answers.yml", put("answers.ask_benefits.text", "For {body_part} pain."),
+    "body_part outside its field": (put("answers.ask_benefits.text", "For {body_part} pain."),
                                     "answers.ask_benefits.text: unknown placeholder {body_part}"),
-    "body_part in more": ("answers.yml", put("answers.ask_benefits.more", "Your {body_part}."),
+    "body_part in more": (put("answers.ask_benefits.more", "Your {body_part}."),
                           "answers.ask_benefits.more: unknown placeholder {body_part}"),
-    "broken placeholder": ("answers.yml", put("answers.ask_cost.text", "Call {phone"), "answers.ask_cost.text"),
-    "http url": ("answers.yml", put("answers.ask_fda_status.sources.0.url", "http://www.fda.gov/x"),
+    "broken placeholder": (put("answers.ask_cost.text", "Call {phone"), "answers.ask_cost.text"),
+    "http url": (put("answers.ask_fda_status.sources.0.url", "http://www.fda.gov/x"),
                  "answers.ask_fda_status.sources[0].url"),
-    "url without host": ("answers.yml", put("answers.ask_fda_status.sources.0.url", "https://fda"),
+    "url without host": (put("answers.ask_fda_status.sources.0.url", "https://fda"),
                          "answers.ask_fda_status.sources[0].url"),
-    "unknown clinic page": ("answers.yml", put("answers.ask_cost.sources.0.clinic_page", "prices"),
+    "unknown clinic page": (put("answers.ask_cost.sources.0.clinic_page", "prices"),
                             "answers.ask_cost.sources[0].clinic_page"),
-    "source without title": ("answers.yml", put("answers.ask_fda_status.sources.0", {"url": "https://fda.gov/"}),
+    "source without title": (put("answers.ask_fda_status.sources.0", {"url": "https://fda.gov/"}),
                              "answers.ask_fda_status.sources[0].title"),
-    "suggestion not answered": ("answers.yml", put("answers.ask_cost.suggestions", ["ask_cost", "ask_parking"]),
+    "suggestion not answered": (put("answers.ask_cost.suggestions", ["ask_cost", "ask_parking"]),
                                 "answers.ask_cost.suggestions[1]"),
-    "emergency as suggestion": ("answers.yml", put("answers.ask_cost.suggestions", ["emergency"]),
+    "emergency as suggestion": (put("answers.ask_cost.suggestions", ["emergency"]),
                                 "answers.ask_cost.suggestions[0]"),
-    "bad clinic phone": ("clinic.yml", put("clinic.phone", "731-4201"), "clinic.phone"),
-    "unknown clinic key": ("clinic.yml", put("clinic.fax", "314 555 0123"), "clinic: unknown key 'fax'"),
-    "unknown clinic top-level key": ("clinic.yml", put("clinics", {}), "(top level): unknown key 'clinics'"),
-    "clinic wrong version": ("clinic.yml", drop("version"), "version: expected 1"),
-    "free consultation not a bool": ("clinic.yml", put("clinic.free_initial_consultation", "yes please"),
-                                     "clinic.free_initial_consultation"),
-    "services not a list": ("clinic.yml", put("clinic.services", "ice"), "clinic.services"),
-    "page without title": ("clinic.yml", put("clinic.pages.1", {"id": "x"}), "clinic.pages[1].title"),
-    "clinic name missing": ("clinic.yml", drop("clinic.name"), "clinic.name"),
 }
+BAD_CLINIC = {
+    "bad clinic phone": (put("clinic.phone", "731-4201"), "clinic.phone"),
+    "unknown clinic key": (put("clinic.fax", "314 555 0123"), "clinic: unknown key 'fax'"),
+    "unknown clinic top-level key": (put("clinics", {}), "(top level): unknown key 'clinics'"),
+    "clinic wrong version": (drop("version"), "version: expected 1"),
+    "free consultation not a bool": (put("clinic.free_initial_consultation", "yes please"),
+                                     "clinic.free_initial_consultation"),
+    "services not a list": (put("clinic.services", "ice"), "clinic.services"),
+    "page without title": (put("clinic.pages.1", {"id": "x"}), "clinic.pages[1].title"),
+    "clinic name missing": (drop("clinic.name"), "clinic.name"),
+}
+BAD_CONTENT = [pytest.param(name, change, key, id=case)
+               for name, cases in (("answers.yml", BAD_ANSWERS), ("clinic.yml", BAD_CLINIC))
+               for case, (change, key) in cases.items()]
 
 
-@pytest.mark.parametrize("filename, change, key", BAD_CONTENT.values(), ids=BAD_CONTENT.keys())
+@pytest.mark.parametrize("filename, change, key", BAD_CONTENT)
 def test_bad_content_names_file_and_key(content_dir, filename, change, key):
     path = content_dir / filename
     edit(path, change)
@@ -135,9 +142,11 @@ def test_bad_content_names_file_and_key(content_dir, filename, change, key):
 BAD_FILES = {
     "malformed answers": ("answers.yml", "version: 1\nanswers: [unclosed\n", "not valid YAML"),
     "malformed clinic": ("clinic.yml", "clinic:\n  name: 'x\n", "not valid YAML"),
-    "answers not a mapping": ("answers.yml", "- ask_cost\n- ask_safety\n", "expected a mapping at the top level"),
+    "answers not a mapping": ("answers.yml", "- ask_cost\n- ask_safety\n",
+                              "expected a mapping at the top level"),
     "empty answers file": ("answers.yml", "", "expected a mapping at the top level"),
-    "answers is a list": ("answers.yml", "version: 1\nanswers: []\nmessages: {}\n", "answers: expected a mapping"),
+    "answers is a list": ("answers.yml", "version: 1\nanswers: []\nmessages: {}\n",
+                          "answers: expected a mapping"),
     "missing clinic.yml": ("clinic.yml", None, "file not found"),
     "missing answers.yml": ("answers.yml", None, "file not found"),
 }

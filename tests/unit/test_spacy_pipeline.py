@@ -11,13 +11,6 @@ import en_clinic_pipeline
 from components.clinic_spacy import SpacyNLP
 from en_clinic_pipeline import PatternFileError, fingerprint, read_patterns
 
-def xfail(phrase, reason):
-    return pytest.param(phrase, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-YAML_NO = "red_flags.yml: unquoted no/off in a token list is read by YAML as false, so never matches"
-UNABLE = "self_harm pattern 'unable to <pee/control/...>' is a red flag filed under self_harm (988 first)"
-CAPS = "CAN'T / CANT in capitals is one token, so the ca + n't patterns miss it"
 
 
 @pytest.fixture(scope="module")
@@ -60,38 +53,38 @@ RED_FLAGS = [
     "loss of bowel control", "I can't pee", "trouble peeing since my back went out",
     "I wet myself this morning", "I peed myself", "I'm incontinent since yesterday",
     "I Can't control my bladder",
-    xfail("I CAN'T CONTROL MY BLADDER", CAPS),
-    xfail("I CANT HOLD MY PEE", CAPS),
-    xfail("I have no control over my bowels", YAML_NO),
-    xfail("I'm unable to control my bladder", UNABLE),
-    xfail("I can't feel when I need to pee", "no pattern for not feeling the need to pee"),
+    "I CAN'T CONTROL MY BLADDER",
+    "I CANT HOLD MY PEE",
+    "I have no control over my bowels",
+    "I'm unable to control my bladder",
+    "I can't feel when I need to pee",
     # saddle / groin numbness
     "my groin is numb", "numbness in my groin", "saddle numbness", "tingling in my butt",
     "I can't feel my private parts",
-    xfail("no feeling in my groin", YAML_NO),
-    xfail("numb between my legs", "no pattern for numb 'between my legs'"),
-    xfail("I can't feel anything when I wipe", "no pattern for numbness when wiping"),
+    "no feeling in my groin",
+    "numb between my legs",
+    "I can't feel anything when I wipe",
     # weakness in both legs, getting worse
     "both my legs are weak", "weakness in both legs", "my legs keep giving out",
     "my leg is getting weaker", "my legs went numb", "I can't walk",
-    xfail("I can't lift my foot", "foot drop phrased as 'can't lift my foot' is not matched"),
+    "I can't lift my foot",
     # major trauma
     "I was in a car accident yesterday", "I was hit by a car", "I fell down the stairs",
     "car crash last week", "after a bad fall",
-    xfail("I fell off a ladder", YAML_NO),
-    xfail("I fell off the roof", YAML_NO),
-    xfail("I was rear-ended and now my back hurts", "'rear-ended' is not matched"),
+    "I fell off a ladder",
+    "I fell off the roof",
+    "I was rear-ended and now my back hurts",
     # fever
     "back pain and a fever", "I'm running a fever", "I have a high temperature", "chills and back pain",
     # cancer history, weight loss
     "I had breast cancer", "history of cancer", "I had chemo last year", "unexplained weight loss",
     "I've lost weight without trying",
-    xfail("I'm losing weight for no reason", YAML_NO),
+    "I'm losing weight for no reason",
     # chest pain, shortness of breath
     "chest pain", "pain in my chest", "I'm short of breath", "shortness of breath", "I can't breathe",
     "difficulty breathing",
-    xfail("my chest hurts", "'my chest hurts' is not matched"),
-    xfail("tightness in my chest", "'tightness in my chest' is not matched"),
+    "my chest hurts",
+    "tightness in my chest",
     # severe headache, stiff neck, fever
     "severe headache and a stiff neck", "stiff neck and fever", "stiff neck and headache",
     "worst headache of my life",
@@ -109,7 +102,7 @@ def test_red_flag_found(nlp, text):
     "I don't want to live anymore", "I've been hurting myself", "I'm better off dead",
     "I want to end my life", "thinking of self-harm", "I don't want to be here anymore",
     "the pain makes me want to die", "I feel suicidal",
-    xfail("I feel like ending it all", "'end it all' is a phrase; 'ending it all' is not matched"),
+    "I feel like ending it all",
 ])
 def test_self_harm_found(nlp, text):
     assert found(nlp, text, "self_harm")
@@ -119,36 +112,15 @@ def test_self_harm_found(nlp, text):
     "does it hurt", "my back is killing me", "how much is it", "I don't want to be on pills",
     "can I feel the cold", "can you call me back", "is it safe if I have diabetes",
     "I'm dying to try it", "how long is a session", "do you take insurance",
-    xfail("I can't stand the pain", "'can't stand' (for can't bear) is read as a red flag"),
-    xfail("I hurt myself lifting a box", "'hurt myself' (an injury) is read as self-harm: 988 first"),
+    "I can't stand the pain", "I hurt myself lifting a box",
 ])
 def test_ordinary_questions_are_no_emergency(nlp, text):
     assert found(nlp, text, "red_flag") == [] and found(nlp, text, "self_harm") == []
 
 
-def walk(value):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from walk(item)
-    else:
-        yield value
-
-
-@pytest.mark.xfail(strict=True, reason=YAML_NO)
-def test_token_patterns_hold_only_text():
-    """A word YAML reads as a boolean or number (no, off, on, yes) can never match a token."""
-    bad = [(path.name, entry["label"], value)
-           for path in en_clinic_pipeline.pattern_files() for entry in read_patterns(path)
-           for value in walk(entry["pattern"])
-           if not isinstance(value, str) and not (isinstance(value, int) and value is not False)]
-    assert bad == []
-
-
 @pytest.mark.parametrize("text, where", [
     ("red_flag: [fever\n", "not valid YAML"),
+    ("red_flag:\n  - [{LOWER: {IN: [no, zero]}}, {LOWER: control}]\n", "quote words like"),
     ("- fever\n- chills\n", "expected a mapping"),
     ("red_flags:\n  - fever\n", "unknown label 'red_flags'"),
     ("red_flag: []\n", "red_flag: expected a non-empty list"),
