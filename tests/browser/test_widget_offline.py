@@ -1,35 +1,17 @@
 """When the Rasa server hangs or is down, the visitor gets the clinic's phone number, keeps the
 text they typed, and can try again once the server is back. The real Rasa server is paused
-(SIGSTOP) or stopped, then resumed or restarted; these tests have servers of their own."""
+(SIGSTOP) or stopped, then resumed or restarted (the `servers` fixture is per module, so no other
+module's tests see this)."""
 import signal
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
-    PHONE, TEL, check_page_behaved, last_bot, new_page, open_chat, serious_violations,
-    start_web_servers, wait_for_reply,
+    PHONE, TEL, last_bot, open_chat, serious_violations, wait_for_reply,
 )
 
 # The widget gives up after 15 s (the REST channel itself answers within 10 s).
 WIDGET_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    running = start_web_servers(tmp_path_factory, "browser-offline")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def page(browser, servers):
-    opened = new_page(browser, servers)
-    yield opened
-    # A refused connection is logged by Chromium as a console error; nothing else may be.
-    opened.console[:] = [line for line in opened.console if "ERR_CONNECTION_REFUSED" not in line]
-    check_page_behaved(opened, servers)
-    opened.context.close()
 
 
 def type_and_send(page, text):
