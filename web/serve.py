@@ -121,7 +121,12 @@ def main() -> None:
     parser.add_argument("--rasa-url", default="http://localhost:5005",
                         help="the Rasa server's address as the visitor's browser sees it")
     args = parser.parse_args()
-    origin(args.rasa_url)  # fail at start, not on the first request
+    # Fail at start, not on the first request: a bad address or a broken content/clinic.yml.
+    try:
+        origin(args.rasa_url)
+        render_page((WEB / "index.html").read_text("utf-8"), args.rasa_url)
+    except ValueError as error:  # ContentError is a ValueError, too
+        parser.error(str(error))
     server = ThreadingHTTPServer((args.host, args.port), partial(Handler, rasa_url=args.rasa_url))
     try:
         server.serve_forever()
