@@ -100,7 +100,23 @@ def intents(dbs: Databases) -> List[str]:
                                .order_by(conversation_intents.c.intent)).scalars())
 
 
-def callback_queue(dbs: Databases, status: str = "open") -> List[Dict[str, Any]]:
+QUEUE_PAGE = 200
+
+
+def callback_count(dbs: Databases, status: str) -> int:
+    query = select(func.count()).select_from(
+        callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == callbacks.c.id))
+    called = callback_marks.c.called == True  # noqa: E712
+    if status == "open":
+        query = query.where(or_(callback_marks.c.called.is_(None), ~called))
+    elif status == "called":
+        query = query.where(called)
+    with dbs.console.connect() as db:
+        return db.execute(query).scalar()
+
+
+def callback_queue(dbs: Databases, status: str = "open",
+                   limit: Optional[int] = None) -> List[Dict[str, Any]]:
     """Completed callback requests, oldest open first; status "open", "called" or "all"."""
     k = callbacks.c
     query = (
@@ -116,6 +132,8 @@ def callback_queue(dbs: Databases, status: str = "open") -> List[Dict[str, Any]]
         query = query.where(called).order_by(desc(k.requested_at))
     else:
         query = query.order_by(desc(k.requested_at))
+    if limit:
+        query = query.limit(limit)
     with dbs.console.connect() as db:
         rows = [dict(r._mapping) for r in db.execute(query)]
     for row in rows:

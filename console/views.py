@@ -108,10 +108,13 @@ def register(app) -> None:
     @app.get("/callbacks.json", name="callbacks_json")
     async def callback_page(request):
         status = _callback_status(request)
-        rows = queries.callback_queue(request.app.ctx.dbs, status)
+        dbs = request.app.ctx.dbs
+        # One screenful: the oldest open requests first (the exports have them all).
+        rows = queries.callback_queue(dbs, status, limit=queries.QUEUE_PAGE)
+        total = queries.callback_count(dbs, status)
         if request.path.endswith(".json"):
-            return json({"status": status, "callbacks": rows})
-        return html(request, "callbacks.html", callbacks=rows, shown=status,
+            return json({"status": status, "total": total, "callbacks": rows})
+        return html(request, "callbacks.html", callbacks=rows, shown=status, total=total,
                     statuses=CALLBACK_STATUSES)
 
     @app.post("/callbacks/<callback_id:int>/called")
