@@ -1,0 +1,191 @@
+"""Scale measurement for the console (not part of `make test`):
+
+    .venv/bin/python -m tests.console.scale --conversations 100000 --out /tmp/console-scale
+
+1. records real conversations: starts the real action and Rasa servers and drives the test
+   scenarios (tests/console/conftest.py SCENARIOS) plus a few more over the REST channel;
+2. builds a tracker store of N conversations by cloning those recorded event rows with new sender
+   ids and times spread over a year (visitor texts get one of a few hundred extra words, so
+   search has something to tell apart);
+3. starts the real console on it, times the first full index, then times every page and filter
+   over HTTP (median of several requests, logged in) and prints a Markdown table.
+"""
+import argparse
+import json
+import random
+import secrets
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import requests
+
+from scripts.serve import Servers, free_port
+from tests.console.conftest import SCENARIOS, start_console
+from tests.e2e.conftest import chat
+
+MORE = {
+    "faq": ["hello", "so what exactly is cryotherapy", "does it hurt", "is it safe for me",
+            "how does the cold help my back", "thanks, bye"],
+    "chamber": ["is your clinic using one of those freezing chambers or ice packs",
+                "has the FDA approved cryo chambers"],
+}
+# How often each recorded conversation is cloned: about 20 events per conversation on average.
+WEIGHTS = {"callback": 7, "unanswered": 10, "emergency": 2, "handoff": 12, "xss": 10,
+           "personal": 5, "old": 25, "faq": 20, "chamber": 10}
+WORDS = [f"{a}{b}" for a in ("spine", "knee", "ice", "neck", "hip", "cold", "ache", "cramp",
+                               "wrist", "shoulder", "heel", "jaw", "calf", "elbow", "rib")
+         for b in ("", "s", "y", "ing", "ed", "er", "ish", "ness", "ful", "less", "like",
+                   "wise", "ward", "ism", "ist", "ity", "ize", "ling", "let", "ette")]
+
+
+def record(workdir: Path) -> Tuple[Path, Dict[str, str]]:
+    servers = Servers(rasa_port=free_port(), action_port=free_port(),
+                      tracker_db=workdir / "template.db", workdir=workdir, log_dir=workdir)
+    senders = {}
+    try:
+        servers.start()
+        for name, messages in {**SCENARIOS, **MORE}.items():
+            senders[name] = secrets.token_hex(16)
+            for message in messages:
+                chat(servers, senders[name], message)
+    finally:
+        servers.stop()
+    return servers.tracker_db, senders
+
+
+def build(template: Path, senders: Dict[str, str], target: Path, conversations: int,
+          seed: int = 4) -> int:
+    rng = random.Random(seed)
+    with sqlite3.connect(template) as src:
+        schema = [sql for (sql,) in src.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name LIKE '%events%'")]
+        recorded = {name: src.execute(
+            "SELECT type_name, timestamp, intent_name, action_name, data FROM events "
+            "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+            for name, sender in senders.items()}
+    names = [name for name in WEIGHTS if name in recorded]
+    weights = [WEIGHTS[n] for n in names]
+    now = time.time()
+    target.unlink(missing_ok=True)
+    db = sqlite3.connect(target)
+    for sql in schema:
+        db.execute(sql)
+    # Conversations start in time order, as in a real store, over the past year.
+    starts = sorted(now - rng.random() * 365 * 86400 for _ in range(conversations))
+    total, batch = 0, []
+    for start in starts:
+        name = rng.choices(names, weights)[0]
+        rows = recorded[name]
+        sender = secrets.token_hex(16)
+        shift = start - rows[0][1]
+        word = rng.choice(WORDS)
+        for kind, stamp, intent, action, data in rows:
+            if kind == "user":
+                parsed = json.loads(data)
+                parsed["text"] = f"{parsed['text']} {word}"
+                data = json.dumps(parsed)
+            batch.append((sender, kind, stamp + shift, intent, action, data))
+        if len(batch) > 50000:
+            total += flush(db, batch)
+    total += flush(db, batch)
+    db.close()
+    return total
+
+
+def flush(db, batch: List[tuple]) -> int:
+    db.executemany("INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
+                   "action_name, data) VALUES (?, ?, ?, ?, ?, ?)", batch)
+    db.commit()
+    count = len(batch)
+    batch.clear()
+    return count
+
+
+def timed(session: requests.Session, url: str, runs: int) -> Tuple[float, int]:
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        reply = session.get(url)
+        times.append(time.perf_counter() - began)
+        assert reply.status_code == 200, (url, reply.status_code, reply.text[:200])
+    return statistics.median(times), len(reply.content)
+
+
+def measure(console, runs: int) -> List[Tuple[str, float, int, str]]:
+    staff = console.login()
+    base = console.url
+    listing = staff.get(base + "/conversations.json").json()
+    total = listing["total"]
+    some = [r["sender_id"] for r in listing["conversations"][:20]]
+    token = staff.get(base + "/conversations").text.split('name="csrf" value="')[1].split('"')[0]
+    for sender in some:  # a few reviewed, so both reviewed filters have something to find
+        staff.post(f"{base}/conversations/{sender}/review", data={"csrf": token, "reviewed": "1"})
+    month_ago = time.strftime("%Y-%m-%d", time.localtime(time.time() - 30 * 86400))
+    checks = [
+        ("list, page 1", "/conversations"),
+        ("list, page 1 (JSON)", "/conversations.json"),
+        ("list, page 1000", "/conversations.json?page=1000"),
+        ("date range (last 30 days)", f"/conversations.json?from={month_ago}"),
+        ("badge: callback", "/conversations.json?callback=1"),
+        ("badge: handoff", "/conversations.json?handoff=1"),
+        ("badge: unanswered", "/conversations.json?unanswered=1"),
+        ("badge: emergency", "/conversations.json?emergency=1"),
+        ("intent = emergency", "/conversations.json?intent=emergency"),
+        ("intent = ask_fda_status", "/conversations.json?intent=ask_fda_status"),
+        ("reviewed = yes", "/conversations.json?reviewed=yes"),
+        ("reviewed = no", "/conversations.json?reviewed=no"),
+        ("search: common word (cryotherapy)", "/conversations.json?q=cryotherapy"),
+        ("search: rare word (jawlet)", "/conversations.json?q=jawlet"),
+        ("search: two words (pizza place)", "/conversations.json?q=pizza+place"),
+        ("all filters combined", f"/conversations.json?from={month_ago}&handoff=1&unanswered=1"
+                                 "&intent=out_of_scope&reviewed=no&q=pizza"),
+        ("transcript", f"/conversations/{some[0]}"),
+        ("callback queue (open)", "/callbacks"),
+        ("unanswered report, last 30 days", f"/unanswered?from={month_ago}"),
+        ("unanswered report, all time", "/unanswered"),
+        ("export CSV, emergency filter", "/export/conversations.csv?emergency=1"),
+    ]
+    results = [("(conversations in store)", 0.0, total, "")]
+    for label, path in checks:
+        seconds, size = timed(staff, base + path, runs)
+        results.append((label, seconds, size, path))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=100000)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/console-scale"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="keep an existing tracker.db")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    tracker = args.out / "tracker.db"
+    if not (args.reuse and tracker.exists()):
+        print("Recording real conversations through the assistant ...", flush=True)
+        template, senders = record(args.out)
+        began = time.perf_counter()
+        events = build(template, senders, tracker, args.conversations)
+        print(f"Built {args.conversations} conversations, {events} events "
+              f"in {time.perf_counter() - began:.0f} s", flush=True)
+    (args.out / "console.db").unlink(missing_ok=True)
+    began = time.perf_counter()
+    console = start_console(args.out, tracker)  # indexes everything before it answers
+    print(f"Console up, first full index included: {time.perf_counter() - began:.0f} s",
+          flush=True)
+    try:
+        results = measure(console, args.runs)
+    finally:
+        console.stop()
+    print(f"\n| page or filter | median of {args.runs} | response bytes |\n| --- | ---: | ---: |")
+    for label, seconds, size, _ in results:
+        print(f"| {label} | {seconds * 1000:.0f} ms | {size} |" if seconds else
+              f"| {label} | | {size} |")
+
+
+if __name__ == "__main__":
+    main()
