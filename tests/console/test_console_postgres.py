@@ -1,0 +1,59 @@
+"""The same console code on PostgreSQL: opt-in, with CONSOLE_TEST_POSTGRES_URL set to an empty
+scratch database (e.g. postgresql://postgres@127.0.0.1:55432/postgres). The recorded events are
+copied into its `events` table (Rasa's schema), and every query must answer as on SQLite."""
+import os
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine
+
+from console import indexer, queries, retention
+from console.db import Databases, events, metadata, rasa_metadata, sqlite_url
+from console.filters import parse_filters
+from tests.console.conftest import age, copy_tracker, unique_dir
+
+URL = os.environ.get("CONSOLE_TEST_POSTGRES_URL")
+pytestmark = pytest.mark.skipif(not URL, reason="set CONSOLE_TEST_POSTGRES_URL to run")
+
+FILTERS = [{}, {"callback": "1"}, {"handoff": "1"}, {"unanswered": "1"}, {"emergency": "0"},
+           {"intent": "emergency"}, {"reviewed": "yes"}, {"reviewed": "no"}, {"q": "pizza"},
+           {"q": "100%_"}, {"q": "0177"}, {"from": "2000-01-01", "to": "2100-01-01"}]
+
+
+def answers(dbs, sender):
+    found = {}
+    for args in FILTERS:
+        rows = queries.list_conversations(dbs, parse_filters(args))["conversations"]
+        found[str(args)] = [(r["sender_id"], r["callback"], r["handoff"], r["unanswered"],
+                             r["emergency"], r["reviewed"], r["first_question"]) for r in rows]
+    found["callbacks"] = [(c["sender_id"], c["name"], c["phone"], c["question"], c["called"])
+                          for c in queries.callback_queue(dbs, "all")]
+    found["unanswered"] = sorted(queries.unanswered_messages(dbs, parse_filters({})))
+    found["intents"] = queries.intents(dbs)
+    found["transcript"] = [(t["kind"], t["text"]) for t in queries.transcript(dbs, sender)]
+    return found
+
+
+def test_postgresql_answers_as_sqlite(recorded, tmp_path_factory):
+    workdir = unique_dir(tmp_path_factory, "console_pg")
+    tracker = copy_tracker(recorded.tracker_db, workdir / "tracker.db")
+    age(tracker, recorded.senders["old"], 40)
+    engine = create_engine(URL, future=True)
+    metadata.drop_all(engine)
+    rasa_metadata.drop_all(engine)
+    rasa_metadata.create_all(engine)
+    with sqlite3.connect(tracker) as db:
+        rows = db.execute("SELECT id, sender_id, type_name, timestamp, intent_name, action_name,"
+                          " data FROM events").fetchall()
+    with engine.begin() as db:
+        db.execute(events.insert(), [dict(zip(events.c.keys(), row)) for row in rows])
+    lite = Databases(sqlite_url(tracker, read_only=True), sqlite_url(workdir / "console.db"))
+    pg = Databases(URL, URL)
+    sender = recorded.senders["callback"]
+    for dbs in (lite, pg):
+        indexer.index_all(dbs, limit=50)
+        queries.save_review(dbs, recorded.senders["emergency"], True, "seen", "kim")
+    assert answers(pg, sender) == answers(lite, sender)
+    assert retention.delete_older_than(pg, 30, "test") == 1
+    assert recorded.senders["old"] not in {
+        r["sender_id"] for r in queries.list_conversations(pg, parse_filters({}))["conversations"]}
