@@ -33,7 +33,12 @@ def contract_intent(name: str) -> str:
 
 
 def parse_all(texts: List[str], model: Path = MODEL) -> List[Dict[str, Any]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
 
     agent = Agent.load(str(model))
 

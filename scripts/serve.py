@@ -82,6 +82,7 @@ class Servers:
     tracker_db: Path
     workdir: Path
     model: Path = ROOT / "models" / "clinic.tar.gz"
+    credentials: Path = ROOT / "credentials.yml"  # the benchmark's starter bot has its own
     api_token: str = ""
     host: str = "127.0.0.1"
     log_dir: Optional[Path] = None
@@ -141,7 +142,7 @@ class Servers:
                 "--interface", self.host,
                 "--port", str(self.rasa_port),
                 "--endpoints", str(endpoints),
-                "--credentials", str(ROOT / "credentials.yml"),
+                "--credentials", str(self.credentials),
                 "--enable-api", "--auth-token", self.api_token,
             ]
             # Browsers may call the webhook from the demo page's origin only, never from "*".

@@ -1,0 +1,140 @@
+"""`make bench`: our bot against Rasa's starter bot in one run (GUIDE.md's bars).
+
+    .venv/bin/python -m bench.run            # full: under 15 minutes on 2 cores
+    .venv/bin/python -m bench.run --quick    # a few minutes, for development
+    .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
+
+Writes bench/results.json and bench/results.md (or into --out).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Dict
+
+from bench import conversations, load, nlu, starter, training
+from bench.report import markdown
+from scripts.serve import ROOT, Servers, free_port
+
+MODES = {
+    # conversations for latency, messages per throughput run, concurrencies, CV folds
+    "full": {"conversations": 200, "messages": 600, "concurrency": [1, 8, 32], "folds": 5},
+    "quick": {"conversations": 40, "messages": 200, "concurrency": [1, 8, 32], "folds": 3},
+    "smoke": {"conversations": 2, "messages": 20, "concurrency": [1, 2], "folds": 0},
+}
+
+
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def machine() -> Dict[str, Any]:
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "rasa": version("rasa"),
+        "rasa_sdk": version("rasa-sdk"),
+        "spacy": version("spacy"),
+    }
+
+
+def start_timed(servers: Servers, with_actions: bool) -> Dict[str, float]:
+    timings = {}
+    if with_actions:
+        started = time.perf_counter()
+        servers.start_actions()
+        timings["action_server_ready_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    servers.start_rasa()
+    timings["rasa_server_ready_s"] = time.perf_counter() - started
+    return timings
+
+
+def run(mode: str, out: Path) -> Dict[str, Any]:
+    settings = MODES[mode]
+    results: Dict[str, Any] = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                               "mode": mode, "machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        scratch = Path(scratch)
+        starter_dir = starter.create(scratch / "starter")
+        if mode == "smoke":
+            ours_model = ROOT / "models" / "clinic.tar.gz"
+        else:
+            progress("training our bot from an empty cache")
+            ours = training.train(ROOT, scratch / "models", scratch / "cache", "bench")
+            progress("training again with nothing changed")
+            again = training.train(ROOT, scratch / "models", scratch / "cache", "bench")
+            ours_model = ours.model
+            results["training"] = {"ours_s": ours.seconds, "retrain_s": again.seconds,
+                                   "retrain_reused_model": again.reused}
+        progress("training the starter bot (rasa init) from an empty cache")
+        baseline = training.train(starter_dir, scratch / "models", scratch / "starter-cache", "starter")
+        results.setdefault("training", {})["starter_s"] = baseline.seconds
+
+        ours_servers = Servers(rasa_port=free_port(), action_port=free_port(),
+                               tracker_db=scratch / "ours.db", workdir=scratch / "ours",
+                               model=ours_model, log_dir=scratch / "ours")
+        starter_servers = Servers(rasa_port=free_port(), action_port=free_port(),
+                                  tracker_db=scratch / "starter.db", workdir=scratch / "st",
+                                  model=baseline.model, log_dir=scratch / "st",
+                                  credentials=starter_dir / "credentials.yml")
+        for servers in (ours_servers, starter_servers):
+            servers.workdir.mkdir()
+        try:
+            progress("starting our servers and the starter bot's")
+            results["startup"] = {"ours": start_timed(ours_servers, True),
+                                  "starter": start_timed(starter_servers, False)}
+            targets = [
+                load.Target("ours", ours_servers.webhook, ours_servers.tracker_db, conversations.OURS),
+                load.Target("starter", starter_servers.webhook, starter_servers.tracker_db,
+                            conversations.STARTER),
+            ]
+            progress(f"latency: {settings['conversations']} conversations each, one at a time")
+            results["latency"] = load.latency(targets, settings["conversations"], progress)
+            results["throughput"] = {t.name: [] for t in targets}
+            for concurrency in settings["concurrency"]:
+                for target in targets:
+                    progress(f"throughput: {target.name}, {concurrency} at once")
+                    results["throughput"][target.name].append(
+                        load.throughput(target, concurrency, settings["messages"]))
+            results["memory_peak_mb"] = {
+                "ours_rasa_server": load.peak_rss_mb(ours_servers.rasa.pid),
+                "ours_action_server": load.peak_rss_mb(ours_servers.actions.pid),
+                "starter_rasa_server": load.peak_rss_mb(starter_servers.rasa.pid),
+            }
+        finally:
+            ours_servers.stop()
+            starter_servers.stop()
+        progress("NLU: held-out phrasing, ours and the TF-IDF baseline")
+        results["nlu"] = nlu.heldout_comparison(ours_model)
+        if settings["folds"]:
+            progress(f"NLU: {settings['folds']}-fold cross-validation of our pipeline")
+            results["nlu"]["cross_validation"] = nlu.cross_validation(settings["folds"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(results))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_const", dest="mode", const="quick")
+    parser.add_argument("--smoke", action="store_const", dest="mode", const="smoke")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench")
+    args = parser.parse_args()
+    results = run(args.mode or "full", args.out)
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
