@@ -67,3 +67,11 @@ def test_retention_asks_before_deleting_and_refuses_bad_numbers(workdir):
     negative = console_cli(workdir, tracker, "retention", "--days", "-1", check=False)
     assert negative.returncode != 0
     assert senders_in(tracker) == before
+
+
+def test_session_secret_is_generated_once_with_mode_600(tmp_path, monkeypatch):
+    from console.auth import load_secret
+    monkeypatch.delenv("CONSOLE_SECRET", raising=False)
+    secret = load_secret(tmp_path / "console-secret")
+    assert len(secret) >= 48 and load_secret(tmp_path / "console-secret") == secret
+    assert (tmp_path / "console-secret").stat().st_mode & 0o777 == 0o600

@@ -1,6 +1,7 @@
 """The console's pages and their JSON forms, over HTTP, against a copy of a tracker store filled by
 real conversations (tests/console/conftest.py); one conversation is aged 40 days."""
 import csv
+import hashlib
 import io
 import json
 import sqlite3
@@ -442,3 +443,13 @@ def test_oversized_form_and_unknown_pages(console, staff):
     assert staff.get(console.url + "/export/whatever.csv").status_code == 404
     assert staff.get(console.url + "/no/such/page").status_code == 404
     assert staff.delete(console.url + "/conversations").status_code == 405
+
+
+def test_an_expired_session_is_refused(console):
+    session = console.login()
+    assert session.get(console.url + "/conversations.json").status_code == 200
+    digest = hashlib.sha256(session.cookies["console_session"].encode()).hexdigest()
+    with sqlite3.connect(console.workdir / "console.db") as db:  # as if 8 hours had passed
+        db.execute("UPDATE console_sessions SET expires_at = expires_at - 28801 "
+                   "WHERE token_hash = ?", (digest,))
+    assert session.get(console.url + "/conversations.json").status_code == 401
