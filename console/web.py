@@ -43,7 +43,6 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
                secure_cookies: bool = False) -> Sanic:
     app = Sanic(f"clinic_console_{next(_names)}")
     app.config.REQUEST_MAX_SIZE = 64 * 1024  # forms only: a note is a few kB
-    app.config.FORWARDED_SECRET = None
     app.ctx.dbs = dbs or Databases()
     app.ctx.secret = secret or auth.load_secret()
     app.ctx.secure = secure_cookies

@@ -5,7 +5,7 @@ import hashlib
 import io
 import json
 import sqlite3
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
