@@ -17,9 +17,14 @@ from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, ph
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
 LEFT_TO_RULES = {"emergency", "stop", "deny"}
-# A question asked this confidently is answered (and the form carries on) rather than taken
-# as a name or a time.
+# A message classified as one of the FAQ questions is answered (and the form carries on)
+# rather than taken as a name or a time when it reads like a question and the classifier is at
+# least fairly sure, or when the classifier is very sure.
 QUESTION_CONFIDENCE = 0.8
+QUESTION_LIKE_CONFIDENCE = 0.3
+QUESTION_WORDS = re.compile(
+    r"^(what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b", re.I
+)
 MAX_NAME = 60
 MAX_TIME = 100
 
@@ -44,9 +49,15 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
     text = (tracker.latest_message.get("text") or "").strip()
     if slot == "callback_phone" and len(re.sub(r"\D", "", text)) >= 7:
         return text  # a number is an answer, whatever the classifier thought of it
-    if intent.get("name") in QUESTION_INTENTS and (intent.get("confidence") or 0) >= QUESTION_CONFIDENCE:
+    if intent.get("name") in QUESTION_INTENTS and is_question(text, intent.get("confidence") or 0):
         return None
     return text or None
+
+
+def is_question(text: Text, confidence: float) -> bool:
+    words = re.sub(r"^(wait|sorry|ok|okay|oh|um|hey|hi)\b[\s,.!]*", "", text.strip(), flags=re.I)
+    reads_as_question = "?" in text or bool(QUESTION_WORDS.match(words))
+    return confidence >= QUESTION_CONFIDENCE or (reads_as_question and confidence >= QUESTION_LIKE_CONFIDENCE)
 
 
 def cleared_form() -> List[Dict[Text, Any]]:

@@ -42,7 +42,9 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while it is open, and
+# the unit and NLU tests that come later need the thread free for asyncio.run().
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (.ci/run does it)")

@@ -15,6 +15,7 @@ from actions.callback_form import (
     ActionCancelCallback,
     ActionSubmitCallback,
     ValidateCallbackForm,
+    is_question,
     us_phone,
 )
 from actions.replies import CONTENT
@@ -195,3 +196,19 @@ def test_ask_actions(action, slot, buttons, make_tracker, run_action, domain):
     assert [m["text"] for m in messages] == [MESSAGES[f"ask_{slot}"]] and events == []
     assert [b["payload"] for b in messages[0]["buttons"]] == buttons
     assert_private(messages, *FILLED.values())
+
+
+@pytest.mark.parametrize(
+    "text, confidence, question",
+    [
+        ("wait, does the ice treatment hurt?", 0.78, True),
+        ("is it covered by insurance", 0.4, True),
+        ("how long does it take", 0.31, True),
+        ("cost", 0.85, True),
+        ("Dana Whitfield", 0.6, False),
+        ("after 5 on weekdays", 0.5, False),
+        ("what?", 0.2, False),
+    ],
+)
+def test_is_question(text, confidence, question):
+    assert is_question(text, confidence) is question

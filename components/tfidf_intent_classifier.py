@@ -1,0 +1,140 @@
+"""Intent classifier: TF-IDF over word and character n-grams, then logistic regression.
+
+Chosen by measurement (README, "NLU choices"): on our training data, sublinear TF-IDF with weak
+regularisation (C=10) beat Rasa's LogisticRegressionClassifier over CountVectors features by
+about 4.5 points in 3-fold cross-validation (0.821 vs 0.777) and matched DIET, which trains
+five times slower. It reads the message text itself, so it needs no featurizer before it.
+"""
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline, make_union
+
+logger = logging.getLogger(__name__)
+MODEL_FILE = "tfidf_intent_classifier.skops"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class TfidfIntentClassifier(GraphComponent, IntentClassifier):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "word_ngrams": [1, 2],
+            "char_ngrams": [2, 5],
+            "C": 10.0,  # inverse regularisation strength
+            "max_iter": 3000,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[Pipeline] = None,
+    ) -> None:
+        self._config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TfidfIntentClassifier":
+        return cls({**cls.get_default_config(), **config}, model_storage, resource)
+
+    def _new_model(self) -> Pipeline:
+        def tfidf(analyzer: Text, ngrams: List[int]) -> TfidfVectorizer:
+            return TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), sublinear_tf=True)
+
+        return make_pipeline(
+            make_union(
+                tfidf("word", self._config["word_ngrams"]),
+                tfidf("char_wb", self._config["char_ngrams"]),
+            ),
+            LogisticRegression(
+                C=self._config["C"],
+                max_iter=self._config["max_iter"],
+                class_weight="balanced",
+                random_state=42,
+            ),
+        )
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return self._resource
+        model = self._new_model()
+        model.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        self._model = model
+        self.persist()
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._model is None:
+            return messages
+        for message in messages:
+            probabilities = self._model.predict_proba([message.get(TEXT) or ""])[0]
+            ranking = sorted(
+                (
+                    {"name": name, "confidence": float(p)}
+                    for name, p in zip(self._model.classes_, probabilities)
+                ),
+                key=lambda intent: -intent["confidence"],
+            )
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set(
+                INTENT_RANKING_KEY, ranking[: self._config["ranking_length"]], add_to_output=True
+            )
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump(self._model, directory / MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TfidfIntentClassifier":
+        import skops.io as sio
+
+        config = {**cls.get_default_config(), **config}
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / MODEL_FILE
+                # skops refuses types it was not told to trust; these come from our own
+                # training run, and only scikit-learn, NumPy and SciPy types are accepted.
+                untrusted = sio.get_untrusted_types(file=path)
+                foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy."))]
+                if foreign:
+                    raise ValueError(f"unexpected types in {path}: {foreign}")
+                model = sio.load(path, trusted=untrusted)
+        except ValueError as error:
+            logger.debug(f"No trained TF-IDF intent classifier to load ({error}).")
+            model = None
+        return cls(config, model_storage, resource, model)
