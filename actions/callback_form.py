@@ -12,6 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.content import us_phone
 from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button
 
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
@@ -27,16 +28,6 @@ QUESTION_WORDS = re.compile(
 )
 MAX_NAME = 60
 MAX_TIME = 100
-
-
-def us_phone(text: Text) -> Optional[Text]:
-    """The number as (NXX) NXX-XXXX if `text` holds a valid North American number, else None."""
-    digits = re.sub(r"\D", "", text)
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if not re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", digits) or digits[1:3] == "11":
-        return None
-    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
 
 
 def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:

@@ -82,6 +82,19 @@ class ContentError(ValueError):
     """A content file is missing, malformed or incomplete."""
 
 
+def us_phone(text: str) -> Optional[str]:
+    """The number as (NXX) NXX-XXXX if `text` holds one valid North American number, else None.
+
+    The one phone rule of the project: the clinic's number in clinic.yml and the visitor's
+    number in the callback request are both checked with it."""
+    digits = re.sub(r"\D", "", text)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if not re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", digits) or digits[1:3] == "11":
+        return None
+    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+
+
 @dataclass(frozen=True)
 class Source:
     title: str
@@ -111,7 +124,12 @@ class Clinic:
 
     @property
     def tel_uri(self) -> str:
-        return "tel:+1" + re.sub(r"\D", "", self.phone)[-10:]
+        return "tel:+1" + re.sub(r"\D", "", us_phone(self.phone) or self.phone)[-10:]
+
+    def phone_button(self) -> Dict[str, Any]:
+        """A button that opens the phone dialler on a phone (web_url with a tel: address).
+        The action server and the Rasa server's REST channel both send it."""
+        return {"title": f"Call {self.phone}", "type": "web_url", "url": self.tel_uri}
 
 
 @dataclass(frozen=True)
@@ -177,8 +195,7 @@ def load_clinic(path: Path) -> Clinic:
     raw = _mapping(path, "clinic", data.get("clinic"))
     _check_keys(path, "clinic", raw, CLINIC_KEYS)
     phone = _text(path, "clinic.phone", raw.get("phone"))
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) != 10 and not (len(digits) == 11 and digits.startswith("1")):
+    if us_phone(phone) is None:
         raise ContentError(f"{path}: clinic.phone: expected a US phone number, got {phone!r}")
     free = raw.get("free_initial_consultation", False)
     if not isinstance(free, bool):

@@ -19,7 +19,7 @@ YES_NO = (
 
 def phone_button() -> Dict[Text, Any]:
     """A button that opens the phone dialler on a phone (web_url with a tel: address)."""
-    return {"title": f"Call {CLINIC.phone}", "type": "web_url", "url": CLINIC.tel_uri}
+    return CLINIC.phone_button()
 
 
 def intent_title(intent: Text) -> Optional[Text]:

@@ -47,12 +47,11 @@ class ClinicRestInput(InputChannel):
         self.content = load_or_exit()
 
     def _reply(self, sender: Text, key: Text) -> List[Dict[Text, Any]]:
-        clinic = self.content.clinic
         return [
             {
                 "recipient_id": sender,
                 "text": self.content.messages[key],
-                "buttons": [{"title": f"Call {clinic.phone}", "type": "web_url", "url": clinic.tel_uri}],
+                "buttons": [self.content.clinic.phone_button()],
             }
         ]
 

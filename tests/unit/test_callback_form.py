@@ -16,8 +16,9 @@ from actions.callback_form import (
     ActionSubmitCallback,
     ValidateCallbackForm,
     is_question,
-    us_phone,
 )
+from actions import callback_form, content
+from actions.content import us_phone
 from actions.replies import CONTENT
 
 MESSAGES = CONTENT.messages
@@ -156,6 +157,12 @@ def test_a_whole_request_never_repeats_name_or_phone(make_tracker, run_action):
 ])
 def test_us_phone(text, expected):
     assert us_phone(text) == expected
+
+
+def test_the_form_uses_the_one_phone_rule():
+    """One US-phone rule for the whole project: actions.content.us_phone, which also checks
+    the clinic's own number in clinic.yml (test_content.py)."""
+    assert callback_form.us_phone is content.us_phone
 
 
 CLEARED = [SlotSet(slot, None) for slot in FORM_SLOTS]

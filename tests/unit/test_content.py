@@ -58,6 +58,17 @@ def test_valid_content_loads(content_dir):
     assert content.answers["ask_benefits"].body_part.count("{body_part}") == 1
 
 
+@pytest.mark.parametrize("phone, tel", [
+    ("(314) 731-4201", "tel:+13147314201"), ("+1 636 555 0100", "tel:+16365550100"),
+    ("1-800-555-0199", "tel:+18005550199"),
+])
+def test_phone_button_is_built_from_clinic_yml(content_dir, phone, tel):
+    edit(content_dir / "clinic.yml", put("clinic.phone", phone))
+    clinic = load_content(content_dir).clinic
+    assert clinic.tel_uri == tel
+    assert clinic.phone_button() == {"title": f"Call {phone}", "type": "web_url", "url": tel}
+
+
 def test_yaml_round_trip_still_loads(content_dir):
     """The edit() helper alone breaks nothing, so each failure below is the edit's doing."""
     for name in ("answers.yml", "clinic.yml"):
@@ -116,6 +127,12 @@ BAD_ANSWERS = {
 }
 BAD_CLINIC = {
     "bad clinic phone": (put("clinic.phone", "731-4201"), "clinic.phone"),
+    # The same rule as the visitor's number (us_phone): ten digits are not enough.
+    "clinic phone with area code 911": (put("clinic.phone", "911-555-0123"), "clinic.phone"),
+    "clinic phone with exchange 155": (put("clinic.phone", "314 155 0123"), "clinic.phone"),
+    "clinic phone with area code 111": (put("clinic.phone", "(111) 555-1234"), "clinic.phone"),
+    "clinic phone not from North America": (put("clinic.phone", "+44 20 7946 0958"),
+                                            "clinic.phone"),
     "unknown clinic key": (put("clinic.fax", "314 555 0123"), "clinic: unknown key 'fax'"),
     "unknown clinic top-level key": (put("clinics", {}), "(top level): unknown key 'clinics'"),
     "clinic wrong version": (drop("version"), "version: expected 1"),

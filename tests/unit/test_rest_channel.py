@@ -1,11 +1,17 @@
 """channels/rest.py: the text cleaning and the sender id rule, tested directly. The HTTP
 behaviour is covered by the end-to-end tests that run the real servers."""
 import secrets
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from channels.rest import SENDER_ID, clean_text
+from actions.replies import phone_button
+from channels.rest import SENDER_ID, ClinicRestInput, clean_text
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("text, cleaned", [
@@ -52,3 +58,20 @@ def test_random_sender_ids_are_accepted(sender):
 ])
 def test_short_or_odd_sender_ids_are_rejected(sender):
     assert SENDER_ID.fullmatch(sender) is None
+
+
+@pytest.mark.parametrize("key", ["empty", "too_long", "unavailable"])
+def test_channel_replies_carry_the_same_phone_button_as_the_actions(key):
+    channel = ClinicRestInput()
+    reply = channel._reply("a" * 16, key)
+    assert reply == [{"recipient_id": "a" * 16, "text": channel.content.messages[key],
+                      "buttons": [phone_button()]}]
+    assert phone_button() == {"title": "Call (314) 731-4201", "type": "web_url",
+                              "url": "tel:+13147314201"}
+
+
+def test_channel_does_not_import_rasa_sdk():
+    """The channel runs inside the Rasa server, where rasa_sdk is not a dependency."""
+    check = ("import sys; import channels.rest; "
+             "assert not [m for m in sys.modules if m.split('.')[0] == 'rasa_sdk'], 'rasa_sdk'")
+    subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True, timeout=120)
