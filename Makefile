@@ -15,9 +15,15 @@ export PYTHONWARNINGS := ignore
 setup:
 	@scripts/setup.sh
 
-# Rasa fingerprints config, domain, data and the spaCy pipeline: with nothing changed this
-# reuses the old model in seconds.
-train: setup
+# Everything the model is trained from. With none of it newer than the model, `make train`
+# does nothing; otherwise Rasa retrains only the components whose inputs changed (its cache
+# fingerprints config, domain, data and our spaCy pipeline).
+TRAINING_INPUTS := config.yml domain.yml requirements.lock \
+	$(shell find data nlp/en_clinic_pipeline components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' \) 2>/dev/null)
+
+train: setup $(MODEL)
+
+$(MODEL): $(TRAINING_INPUTS)
 	@$(BIN)/rasa train --fixed-model-name clinic --out models
 
 validate: setup

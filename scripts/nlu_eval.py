@@ -6,6 +6,7 @@ held-out test set.
 """
 import argparse
 import asyncio
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -25,6 +26,12 @@ def read_examples(path: Path) -> List[Tuple[str, str]]:
         for line in block["examples"].splitlines()
         if line.startswith("- ")
     ]
+
+
+def same_phrasing(text: str) -> str:
+    """The text as the classifier sees it, for spotting test phrasing that is in training data:
+    case, punctuation and spacing ignored."""
+    return " ".join(re.sub(r"[^\w\s]|_", " ", text.lower()).split())
 
 
 def contract_intent(name: str) -> str:

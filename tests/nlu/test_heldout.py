@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.nlu_eval import MODEL, ROOT, contract_intent, parse_all, read_examples
+from scripts.nlu_eval import MODEL, ROOT, contract_intent, parse_all, read_examples, same_phrasing
 
 HELDOUT = Path(__file__).with_name("heldout.yml")
 
@@ -20,7 +20,7 @@ def predictions():
 
 def test_heldout_set_is_not_in_training_data():
     training = {
-        text.lower()
+        same_phrasing(text)
         for path in (ROOT / "data" / "nlu").glob("*.yml")
         for text, _ in read_examples(path)
     }
@@ -28,7 +28,7 @@ def test_heldout_set_is_not_in_training_data():
         text
         for path in (HELDOUT, HELDOUT.with_name("dev.yml"))
         for text, _ in read_examples(path)
-        if text.lower() in training
+        if same_phrasing(text) in training
     ]
     assert not leaked
 
