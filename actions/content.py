@@ -75,7 +75,14 @@ CLINIC_KEYS = {
     "services",
     "pages",
 }
-PLACEHOLDERS = {"clinic_name", "phone"}
+# What answers.yml may write in curly braces, filled from clinic.yml (see its header comments):
+#   {clinic_name}, {phone}, {area}: clinic.name, clinic.phone, clinic.area
+#   {services}: clinic.services as a sentence list ("a, b and c")
+#   {consultation}: "The initial consultation is free." when free_initial_consultation is
+#       true, else nothing (the sentence is left out)
+#   {initial_consultation}: "free initial consultation" or "initial consultation"
+PLACEHOLDERS = {"clinic_name", "phone", "area", "services", "consultation", "initial_consultation"}
+FREE_CONSULTATION_SENTENCE = "The initial consultation is free."
 
 
 class ContentError(ValueError):
@@ -175,8 +182,28 @@ def _text(path: Path, key: str, value: Any, optional: bool = False) -> Optional[
     return " ".join(value.split())
 
 
+def spoken_list(items: Iterable[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def placeholder_values(clinic: Clinic) -> Dict[str, str]:
+    """What each placeholder in answers.yml becomes for this clinic."""
+    free = clinic.free_initial_consultation
+    return {
+        "clinic_name": clinic.name,
+        "phone": clinic.phone,
+        "area": clinic.area,
+        "services": spoken_list(clinic.services) if clinic.services else "",
+        "consultation": FREE_CONSULTATION_SENTENCE if free else "",
+        "initial_consultation": "free initial consultation" if free else "initial consultation",
+    }
+
+
 def _fill(path: Path, key: str, text: Optional[str], clinic: Clinic, extra=frozenset()) -> Optional[str]:
-    """Replaces {clinic_name} and {phone}; any other placeholder (except `extra`) is an error."""
+    """Fills the placeholders (PLACEHOLDERS) from clinic.yml; any other placeholder (except
+    `extra`, left for the action to fill) is an error."""
     if text is None:
         return None
     try:
@@ -186,7 +213,16 @@ def _fill(path: Path, key: str, text: Optional[str], clinic: Clinic, extra=froze
     unknown = sorted(fields - PLACEHOLDERS - set(extra))
     if unknown:
         raise ContentError(f"{path}: {key}: unknown placeholder {{{unknown[0]}}}")
-    return text.replace("{clinic_name}", clinic.name).replace("{phone}", clinic.phone)
+    if "services" in fields and not clinic.services:
+        raise ContentError(
+            f"{path}: {key}: uses {{services}}, but clinic.services in clinic.yml is empty"
+        )
+    for name, value in placeholder_values(clinic).items():
+        text = text.replace("{" + name + "}", value)
+    text = " ".join(text.split())  # a left-out {consultation} leaves no double space
+    if not text:
+        raise ContentError(f"{path}: {key}: empty once the placeholders are filled")
+    return text
 
 
 def load_clinic(path: Path) -> Clinic:

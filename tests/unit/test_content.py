@@ -6,7 +6,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.content import FAQ_INTENTS, MESSAGE_KEYS, ContentError, load_content, load_or_exit
+import re
+
+from actions.content import (
+    FAQ_INTENTS,
+    MESSAGE_KEYS,
+    ContentError,
+    load_content,
+    load_or_exit,
+    spoken_list,
+)
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -89,6 +98,84 @@ def test_clinic_yml_changes_every_answer(content_dir):
     assert "Westside Back Care" in content.answers["ask_cost"].text
 
 
+def all_texts(content):
+    return list(content.messages.values()) + [
+        t for a in content.answers.values() for t in (a.text, a.more, a.body_part) if t]
+
+
+def test_answers_yml_hard_codes_no_clinic_fact():
+    """Area, services and "free" come from clinic.yml through placeholders, so another clinic
+    can reuse answers.yml by editing clinic.yml only."""
+    raw = yaml.safe_load((CONTENT / "answers.yml").read_text(encoding="utf-8"))
+    clinic = load_content(CONTENT).clinic
+    texts = [e["text"] for e in raw["messages"].values()] + [
+        a[k] for a in raw["answers"].values() for k in ("text", "more", "body_part") if a.get(k)]
+    for text in texts:
+        flat = " ".join(text.split())
+        assert clinic.name not in flat and clinic.phone not in flat and clinic.area not in flat
+        assert not re.search(r"\bfree\b", flat, re.I), flat
+        assert not any(service in flat for service in clinic.services), flat
+
+
+def test_area_and_services_come_from_clinic_yml(content_dir):
+    edit(content_dir / "clinic.yml", put("clinic.area", "Kansas City area"))
+    edit(content_dir / "clinic.yml", put("clinic.services", ["ice packs", "massage"]))
+    content = load_content(content_dir)
+    assert "is in the Kansas City area." in content.answers["ask_location_hours"].text
+    assert "St. Louis" not in " ".join(all_texts(content))
+    assert "lists ice packs and massage." in content.answers["ask_other_treatments"].text
+    assert "The treatments the clinic lists are ice packs and massage." in (
+        content.answers["ask_session_details"].more)
+    assert not any("spinal manipulation" in t for t in all_texts(content))
+
+
+def test_current_clinic_yml_reads_naturally():
+    content = load_content(CONTENT)
+    assert content.answers["ask_location_hours"].text.startswith(
+        "North County Pain Relief is in the St. Louis area.")
+    assert ("lists targeted cryotherapy with ice packs, spinal manipulation, "
+            "electric muscle stimulation, hydrotherapy and moist heat therapy.") in (
+        content.answers["ask_other_treatments"].text)
+    assert content.answers["ask_cost"].text.startswith("The initial consultation is free. ")
+    assert content.messages["book_appointment"].startswith("To book your free initial consultation,")
+
+
+def test_free_consultation_follows_clinic_yml(content_dir):
+    edit(content_dir / "clinic.yml", put("clinic.free_initial_consultation", False))
+    content = load_content(content_dir)
+    texts = all_texts(content)
+    assert not any(re.search(r"\bfree\b", t, re.I) for t in texts)
+    assert not any("  " in t or t != t.strip() for t in texts)  # the left-out sentence leaves no gap
+    cost = content.answers["ask_cost"].text
+    assert cost.startswith("For treatment prices at North County Pain Relief") and "(314) 731-4201" in cost
+    assert content.messages["book_appointment"].startswith("To book your initial consultation,")
+    assert "initial consultation and exam. The team" in content.answers["ask_session_details"].text
+
+
+def test_services_placeholder_needs_services(content_dir):
+    edit(content_dir / "clinic.yml", put("clinic.services", []))
+    with pytest.raises(ContentError) as error:
+        load_content(content_dir)
+    path = content_dir / "answers.yml"
+    assert str(error.value).startswith(f"{path}: answers.ask_session_details.more: uses {{services}}")
+    assert "clinic.services" in str(error.value)
+
+
+def test_text_that_is_only_the_left_out_sentence_is_refused(content_dir):
+    edit(content_dir / "clinic.yml", put("clinic.free_initial_consultation", False))
+    edit(content_dir / "answers.yml", put("answers.ask_cost.text", "{consultation}"))
+    with pytest.raises(ContentError) as error:
+        load_content(content_dir)
+    assert f"{content_dir / 'answers.yml'}: answers.ask_cost.text: empty" in str(error.value)
+
+
+@pytest.mark.parametrize("items, spoken", [
+    (["ice"], "ice"), (["ice", "heat"], "ice and heat"), (["a", "b", "c"], "a, b and c"),
+])
+def test_spoken_list(items, spoken):
+    assert spoken_list(items) == spoken
+
+
 # answers.yml: how it is broken -> the key the error must name
 BAD_ANSWERS = {
     "missing answer": (drop("answers.ask_cost"), "answers.ask_cost"),
@@ -112,6 +199,8 @@ BAD_ANSWERS = {
     "body_part in more": (put("answers.ask_benefits.more", "Your {body_part}."),
                           "answers.ask_benefits.more: unknown placeholder {body_part}"),
     "broken placeholder": (put("answers.ask_cost.text", "Call {phone"), "answers.ask_cost.text"),
+    "placeholder typo": (put("answers.ask_cost.text", "We are in the {areas}."),
+                         "answers.ask_cost.text: unknown placeholder {areas}"),
     "http url": (put("answers.ask_fda_status.sources.0.url", "http://www.fda.gov/x"),
                  "answers.ask_fda_status.sources[0].url"),
     "url without host": (put("answers.ask_fda_status.sources.0.url", "https://fda"),
@@ -139,6 +228,8 @@ BAD_CLINIC = {
     "free consultation not a bool": (put("clinic.free_initial_consultation", "yes please"),
                                      "clinic.free_initial_consultation"),
     "services not a list": (put("clinic.services", "ice"), "clinic.services"),
+    "empty service": (put("clinic.services", ["ice", " "]), "clinic.services[1]"),
+    "area missing": (drop("clinic.area"), "clinic.area"),
     "page without title": (put("clinic.pages.1", {"id": "x"}), "clinic.pages[1].title"),
     "clinic name missing": (drop("clinic.name"), "clinic.name"),
 }
