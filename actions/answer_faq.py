@@ -1,15 +1,17 @@
 """Answers the FAQ intents from content/answers.yml: a short answer with its source first,
-the longer text on "tell me more"."""
+the longer text on "tell me more" (which also follows the emergency guidance)."""
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.emergency import EMERGENCY_BUTTONS
 from actions.replies import (
     CLINIC,
     CONTENT,
     QUESTION_INTENTS,
+    TELL_ME_MORE,
     intent_buttons,
     latest_entities,
     latest_intent,
@@ -68,7 +70,7 @@ class ActionAnswerFaq(Action):
         if named and answer.body_part:
             parts.append(answer.body_part.replace("{body_part}", named[0]))
         parts.append(source_line(answer.sources[:1]))
-        buttons = [{"title": "Tell me more", "payload": "/tell_me_more"}] if answer.more else []
+        buttons = [dict(TELL_ME_MORE)] if answer.more else []
         buttons += intent_buttons(answer.suggestions)
         dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons)
         return [SlotSet("last_answer", intent)]
@@ -88,5 +90,9 @@ class ActionTellMeMore(Action):
             )
             return []
         text = f"{answer.more}\n\n{source_line(answer.sources)}"
-        dispatcher.utter_message(text=text, buttons=intent_buttons(answer.suggestions))
+        if tracker.get_slot("last_answer") == "emergency":
+            buttons = list(EMERGENCY_BUTTONS)  # still nothing but 911 and 988
+        else:
+            buttons = intent_buttons(answer.suggestions)
+        dispatcher.utter_message(text=text, buttons=buttons)
         return []

@@ -11,6 +11,7 @@ CLINIC = CONTENT.clinic
 QUESTION_INTENTS = tuple(i for i in FAQ_INTENTS if i != "emergency")
 # Button labels for the two handoff intents, which have no curated answer of their own.
 HANDOFF_TITLES = {"book_appointment": "Book a visit", "ask_human": "Talk to a person"}
+TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 YES_NO = (
     {"title": "Yes, please", "payload": "/affirm"},
     {"title": "No, thanks", "payload": "/deny"},

@@ -69,12 +69,26 @@ def test_every_red_flag_gets_emergency_guidance(servers, message):
     assert PHONE not in texts(reply)
     for pitch in ("book", "appointment", "consultation", "callback"):
         assert pitch not in guidance.lower()
-    assert {b.get("url") for b in buttons(reply)} == {"tel:911", "tel:988"}
+    assert {b["url"] for b in buttons(reply) if "url" in b} == {"tel:911", "tel:988"}
+    # The one other button expands the emergency guidance (which symptoms need care now).
+    assert [b for b in buttons(reply) if "url" not in b] == [
+        {"title": "Tell me more", "payload": "/tell_me_more"}]
 
 
 def test_red_flag_inside_another_question_wins(servers):
     reply = texts(chat(servers, new_sender(), "how much is a visit? also I wet myself twice today"))
     assert "911" in reply
+
+
+def test_tell_me_more_after_an_emergency_gives_the_red_flags_not_the_earlier_answer(servers):
+    sender = new_sender()
+    assert "front desk" in texts(chat(servers, sender, "how much does a session cost")).lower()
+    assert "911" in texts(chat(servers, sender, "I suddenly lost control of my bladder"))
+    reply = chat(servers, sender, "/tell_me_more")
+    said = texts(reply)
+    assert "stiff neck" in said and "988" in said and "bladder or bowel" in said
+    assert "insurance" not in said.lower() and PHONE not in said
+    assert {b.get("url") for b in buttons(reply)} == {"tel:911", "tel:988"}
 
 
 def test_self_harm_mentions_988(servers):

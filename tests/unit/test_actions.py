@@ -43,6 +43,19 @@ MUST_SAY = {
 }
 
 
+# What the sources do not support (a reviewer's findings): the exam is not said to be free,
+# and nothing says staff take the ice pack off "at any time".
+MUST_NOT_SAY = ["free consultation and exam", "free initial consultation and exam", "at any time"]
+
+
+@pytest.mark.parametrize("intent", QUESTIONS + ["emergency"])
+def test_answers_claim_no_more_than_the_sources(intent):
+    answer = CONTENT.answers[intent]
+    for text in (answer.text, answer.more or "", answer.body_part or ""):
+        for phrase in MUST_NOT_SAY:
+            assert phrase not in text
+
+
 def payloads(message):
     return [b.get("payload") or b.get("url") for b in message.get("buttons") or []]
 
@@ -231,7 +244,41 @@ def test_emergency_sends_to_911_and_988_and_nothing_else(entities, first, make_t
         everything = (message["text"] + str(message.get("buttons"))).lower()
         # (the cited "NCBI Bookshelf" is not a booking pitch, hence whole words)
         assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201|3147314201", everything)
-    assert messages[-1]["text"].startswith("Sources: ") and events == []
+    assert messages[-1]["text"].startswith("Sources: ")
+    # The only other button: "tell me more", which expands the emergency guidance itself.
+    assert messages[-1]["buttons"] == [{"title": "Tell me more", "payload": "/tell_me_more"}]
+    assert events == [SlotSet("last_answer", "emergency")]
+
+
+# content/facts.md section 7 (and GUIDE.md's 988 for self-harm): what "tell me more" after an
+# emergency must name.
+RED_FLAGS = ["bladder or bowel control", "genitals or buttocks", "both legs", "leg weakness",
+             "chest pain", "serious accident", "stiff neck with a fever", "severe headache",
+             "unexplained weight loss", "history of cancer", "harming yourself", "988", "911"]
+
+
+@pytest.mark.parametrize("earlier", [None, "ask_cost", "ask_does_it_hurt"])
+def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
+        earlier, make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="emergency", confidence=1.0,
+                           text="my neck is stiff and I have a fever", slots={"last_answer": earlier})
+    _, events = run_action(ActionEmergency(), tracker)
+    slots = {e["name"]: e["value"] for e in events}
+    tracker = make_tracker("after_answer", intent="tell_me_more", text="tell me more", slots=slots)
+    messages, events = run_action(ActionTellMeMore(), tracker)
+    answer = CONTENT.answers["emergency"]
+    text = messages[0]["text"]
+    assert len(messages) == 1 and text.startswith(answer.more) and events == []
+    if earlier:
+        assert CONTENT.answers[earlier].more not in text
+    for flag in RED_FLAGS:
+        assert flag in answer.more, flag
+    for source in answer.sources:
+        assert f"[{source.title}]({source.url})" in text
+    assert messages[0]["buttons"] == [
+        {"title": "Call 911", "type": "web_url", "url": "tel:911"},
+        {"title": "Call or text 988", "type": "web_url", "url": "tel:988"}]
+    assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201", text.lower())
 
 
 @pytest.mark.parametrize("ranking, expected", [

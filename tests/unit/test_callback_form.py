@@ -219,3 +219,15 @@ def test_ask_actions(action, slot, buttons, make_tracker, run_action, domain):
 )
 def test_is_question(text, confidence, question):
     assert is_question(text, confidence) is question
+
+
+def test_outcome_messages_promise_nothing_untrue():
+    """The front desk will *try* to call (no promised time); a stopped or declined request
+    was not sent (its slot events stay in the transcript, so "nothing was saved" is false)."""
+    saved = MESSAGES["callback_saved"]
+    assert "try to call you back" in saved and "around the time" not in saved
+    assert "(314) 731-4201" in saved and "911" in saved
+    for key in ("callback_declined", "callback_cancelled"):
+        assert "front desk won't call you" in MESSAGES[key]
+        assert "saved" not in MESSAGES[key].lower()
+    assert "was not sent" in MESSAGES["callback_cancelled"]
