@@ -18,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.content import load_or_exit
+from channels import action_validation
 
 # Random ids from the widget (crypto API) or `uuid4().hex`; short ids are guessable.
 SENDER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -45,6 +46,7 @@ class ClinicRestInput(InputChannel):
         self.reply_timeout = reply_timeout
         self.max_message_chars = max_message_chars
         self.content = load_or_exit()
+        action_validation.install()
 
     def _reply(self, sender: Text, key: Text) -> List[Dict[Text, Any]]:
         return [
