@@ -25,7 +25,7 @@ BODY_PART_NAMES = (
     ("low ", "lower back"),
     ("lumbar", "lower back"),
     ("upper", "upper back"),
-    ("mid", "upper back"),
+    ("mid", "middle back"),
     ("neck", "neck"),
     ("nek", "neck"),
     ("shoulder", "shoulder"),

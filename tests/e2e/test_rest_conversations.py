@@ -1,6 +1,7 @@
 """Conversations over the REST channel with the real Rasa server, action server and SQLite
 tracker store. The phrasing here is our own and appears nowhere in data/."""
 import pytest
+import requests
 
 from tests.e2e.conftest import chat, new_sender, post, slot_values, texts
 
@@ -37,6 +38,28 @@ def test_greeting_says_automated_and_not_medical_advice(servers):
 def test_answers_follow_the_contract(servers, message, must_contain):
     reply = chat(servers, new_sender(), message)
     assert must_contain.lower() in texts(reply).lower()
+
+
+def test_a_named_body_part_is_mentioned(servers):
+    reply = texts(chat(servers, new_sender(), "does cryotherapy hurt on my neck?"))
+    assert "same on the neck" in reply
+
+
+def test_faq_action_run_for_a_non_question_says_what_it_can_do(servers):
+    """ActionAnswerFaq's branch for an intent it has no answer for is reachable: the HTTP API
+    (with the token) can run any action, here after a greeting."""
+    sender = new_sender()
+    chat(servers, sender, "hello!")
+    reply = requests.post(
+        f"{servers.rasa_url}/conversations/{sender}/execute",
+        params={"token": servers.api_token, "output_channel": "latest"},
+        json={"name": "action_answer_faq"},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text
+    messages = reply.json()["messages"]
+    assert "can't help with that" in texts(messages) and PHONE in texts(messages)
+    assert {"title": f"Call {PHONE}", "type": "web_url", "url": TEL} in buttons(messages)
 
 
 def test_handoff_gives_a_tel_button_at_once(servers):

@@ -106,6 +106,33 @@ def test_body_part_adds_a_sentence_naming_it(value, name, make_tracker, run_acti
     assert sentence in text and text.index(sentence) < text.index("Source: ")
 
 
+# Answers where the body part matters name it (finding: "does it hurt on my neck?").
+BODY_PART_ANSWERS = ["ask_what_is_cryotherapy", "ask_how_it_works", "ask_does_it_hurt",
+                     "ask_benefits", "ask_safety", "ask_session_details"]
+
+
+@pytest.mark.parametrize("intent", BODY_PART_ANSWERS)
+@pytest.mark.parametrize("value, name", [
+    ("my neck", "neck"), ("lower back", "lower back"), ("mid back", "middle back"),
+])
+def test_answers_where_the_body_part_matters_name_it(intent, value, name, make_tracker, run_action):
+    answer = CONTENT.answers[intent]
+    assert answer.body_part and answer.body_part.count("{body_part}") == 1
+    tracker = make_tracker("faq_question", intent=intent, text=f"does it hurt on {value}?",
+                           entities=[("body_part", value)])
+    text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
+    sentence = answer.body_part.replace("{body_part}", name)
+    assert sentence in text and text.index(sentence) < text.index("Source: ")
+    assert text.startswith(answer.text) and "{" not in text
+
+
+def test_only_the_first_body_part_is_named(make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="ask_does_it_hurt", text="my neck and my back",
+                           entities=[("body_part", "my neck"), ("body_part", "my back")])
+    text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
+    assert "same on the neck:" in text and "same on the back" not in text
+
+
 @pytest.mark.parametrize("intent, entities", [
     ("ask_benefits", []), ("ask_cost", [("body_part", "my neck")]),
     ("ask_benefits", [("red_flag", "fever")]),
@@ -119,6 +146,8 @@ def test_no_body_part_sentence_without_entity_or_field(intent, entities, make_tr
 @pytest.mark.parametrize("value, name", [
     ("My Lower Back", "lower back"), ("lumbar", "lower back"), ("nek", "neck"),
     ("spine", "back"), ("backache", "back"), ("tailbone", "tailbone"), ("knee", None),
+    ("mid back", "middle back"), ("middle back", "middle back"), ("Mid-back", "middle back"),
+    ("shoulder blade", "shoulder"),
 ])
 def test_body_part_name(value, name):
     assert body_part_name(value) == name
