@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -71,6 +72,14 @@ def stop(process: Optional[subprocess.Popen]) -> None:
         process.wait()
 
 
+def use_write_ahead_log(database: Path) -> None:
+    """Puts the SQLite tracker store in WAL mode (it stays so in the file): readers, such as the
+    console, no longer block Rasa's writes, and a commit appends instead of rewriting pages."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
 @dataclass
 class Servers:
     """One action server and one Rasa server, with their ports, database and API token; with a
@@ -126,6 +135,7 @@ class Servers:
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", self.actions, timeout)
 
     def start_rasa(self, timeout: float = 120) -> None:
+        use_write_ahead_log(self.tracker_db)
         endpoints = self.workdir / "endpoints.yml"
         rendered = render(
             ROOT / "endpoints.yml",
