@@ -1,8 +1,9 @@
 """The callback request: name, US phone number, preferred time and consent.
 
-The visitor can stop at any point ("stop", "no"), ask a question in between, or describe an
-emergency: those messages are left to the rules (data/rules/callback_form.yml) by extracting
-nothing from them. Nothing the visitor typed is ever repeated back.
+The visitor can stop at any point ("stop", "no", "bye"), ask a question in between, ask for a
+person, ask to book, ask to hear more, or describe an emergency: those messages are left to the
+rules (data/rules/callback_form.yml) by extracting nothing from them. Nothing the visitor typed
+is ever repeated back.
 """
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
@@ -18,6 +19,11 @@ from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, ph
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
 LEFT_TO_RULES = {"emergency", "stop", "deny"}
+# Also left to the rules, when the classifier is at least fairly sure: a name or a time can
+# look like one of these ("Hunter Book" reads as booking), and a real "I want a person",
+# "book an appointment", "bye" or "tell me more" comes out far above this.
+LEFT_TO_RULES_WHEN_SURE = {"ask_human", "book_appointment", "goodbye", "tell_me_more"}
+SURE = 0.5
 # A message classified as one of the FAQ questions is answered (and the form carries on)
 # rather than taken as a name or a time when it reads like a question and the classifier is at
 # least fairly sure, or when the classifier is very sure.
@@ -35,12 +41,15 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
     if tracker.get_slot("requested_slot") != slot:
         return None
     intent = tracker.latest_message.get("intent") or {}
-    if intent.get("name") in LEFT_TO_RULES:
+    name, confidence = intent.get("name"), intent.get("confidence") or 0
+    if name in LEFT_TO_RULES:
         return None
     text = (tracker.latest_message.get("text") or "").strip()
     if slot == "callback_phone" and len(re.sub(r"\D", "", text)) >= 7:
         return text  # a number is an answer, whatever the classifier thought of it
-    if intent.get("name") in QUESTION_INTENTS and is_question(text, intent.get("confidence") or 0):
+    if name in LEFT_TO_RULES_WHEN_SURE and confidence >= SURE:
+        return None
+    if name in QUESTION_INTENTS and is_question(text, confidence):
         return None
     return text or None
 

@@ -54,6 +54,7 @@ MESSAGE_KEYS = (
     "callback_saved",
     "callback_declined",
     "callback_cancelled",
+    "callback_stopped",
     "deny",
     "affirm",
     "clarify",

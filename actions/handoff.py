@@ -1,9 +1,15 @@
-"""Hands the visitor to the clinic's phone line at once, and offers a callback request."""
+"""Hands the visitor to the clinic's phone line at once, and offers a callback request.
+
+In the middle of the callback request (data/rules/callback_form.yml) there is no second offer:
+asking for a person ends the request (the phone number first), and asking to book gives the
+phone number, after which the request goes on."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.callback_form import cleared_form
 from actions.replies import CONTENT, YES_NO, latest_intent, phone_button
 
 
@@ -14,7 +20,13 @@ class ActionHandoff(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        key = "book_appointment" if latest_intent(tracker) == "book_appointment" else "handoff"
+        booking = latest_intent(tracker) == "book_appointment"
+        key = "book_appointment" if booking else "handoff"
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
-        dispatcher.utter_message(text=CONTENT.messages["offer_callback"], buttons=list(YES_NO))
-        return []
+        if tracker.active_loop_name != "callback_form":
+            dispatcher.utter_message(text=CONTENT.messages["offer_callback"], buttons=list(YES_NO))
+            return []
+        if booking:
+            return []  # the callback request asks its question again
+        dispatcher.utter_message(text=CONTENT.messages["callback_stopped"])
+        return [SlotSet("callback_status", "cancelled")] + cleared_form()

@@ -174,6 +174,49 @@ def test_visitor_can_stop_the_form(servers):
     assert slot_values(servers, sender, "callback_status") == ["cancelled"]
 
 
+def test_asking_for_a_person_in_the_middle_of_the_form_gives_the_phone_and_ends_it(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    chat(servers, sender, "Dana Whitfield")
+    reply = chat(servers, sender, "i want to talk to a person")
+    assert PHONE in reply[0]["text"]
+    assert {"title": f"Call {PHONE}", "type": "web_url", "url": TEL} in reply[0]["buttons"]
+    said = texts(reply)
+    assert "not sent" in said and "Would you like" not in said and "phone number" not in said
+    assert slot_values(servers, sender, "callback_name")[0] == "Dana Whitfield"  # not the request
+    assert slot_values(servers, sender, "callback_status") == ["cancelled"]
+    # The form is over: the next message is an ordinary question again.
+    assert "cold" in texts(chat(servers, sender, "does the ice hurt?")).lower()
+
+
+def test_goodbye_in_the_middle_of_the_form_cancels_it(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    reply = texts(chat(servers, sender, "bye"))
+    assert "not sent" in reply and PHONE in reply
+    assert slot_values(servers, sender, "callback_name") in ([], [None])
+    assert slot_values(servers, sender, "callback_status") == ["cancelled"]
+
+
+def test_asking_to_book_in_the_middle_of_the_form_gives_the_phone_and_goes_on(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    reply = texts(chat(servers, sender, "book appointment"))
+    assert PHONE in reply and "what name" in reply.lower()
+    assert slot_values(servers, sender, "callback_name") == []
+    chat(servers, sender, "Dana Whitfield")
+    assert slot_values(servers, sender, "callback_name") == ["Dana Whitfield"]
+
+
+def test_tell_me_more_in_the_middle_of_the_form_then_it_goes_on(servers):
+    sender = new_sender()
+    chat(servers, sender, "how much does it cost")
+    book_and_accept(servers, sender)
+    reply = texts(chat(servers, sender, "tell me more"))
+    assert "insurance" in reply and "what name" in reply.lower()
+    assert slot_values(servers, sender, "callback_name") == []
+
+
 def test_ambiguous_question_offers_buttons_that_work(servers):
     sender = new_sender()
     reply = chat(servers, sender, "cold")

@@ -250,6 +250,33 @@ def test_handoff_gives_phone_first_then_offers_callback(intent, key, make_tracke
     assert events == []
 
 
+CALLBACK_DETAILS = {"callback_name": "Zebulon Quackenbush", "callback_phone": "(636) 555-0199"}
+
+
+def test_asking_for_a_person_in_the_callback_request_gives_the_phone_and_ends_it(
+        make_tracker, run_action):
+    tracker = make_tracker("callback_form", intent="ask_human", text="i want to talk to a person",
+                           slots={**CALLBACK_DETAILS, "requested_slot": "callback_time"})
+    messages, events = run_action(ActionHandoff(), tracker)
+    # The phone number at once, then what became of the request; no second callback offer.
+    assert [(m["text"], m["buttons"]) for m in messages] == [
+        (MESSAGES["handoff"], [PHONE_BUTTON]), (MESSAGES["callback_stopped"], [])]
+    assert "not sent" in MESSAGES["callback_stopped"]
+    assert events == [SlotSet("callback_status", "cancelled")] + [
+        SlotSet(slot, None) for slot in callback_form.FORM_SLOTS]
+    assert not any("Zebulon" in m["text"] or "0199" in m["text"] for m in messages)
+
+
+def test_asking_to_book_in_the_callback_request_gives_the_phone_and_lets_it_go_on(
+        make_tracker, run_action):
+    tracker = make_tracker("callback_form", intent="book_appointment", text="book appointment",
+                           slots={**CALLBACK_DETAILS, "requested_slot": "callback_time"})
+    messages, events = run_action(ActionHandoff(), tracker)
+    assert [(m["text"], m["buttons"]) for m in messages] == [
+        (MESSAGES["book_appointment"], [PHONE_BUTTON])]
+    assert events == []  # nothing cleared: the form asks its question again
+
+
 def test_book_appointment_mentions_the_free_consultation(make_tracker, run_action):
     messages, _ = run_action(ActionHandoff(), make_tracker("faq_question", intent="book_appointment"))
     assert "free initial consultation" in messages[0]["text"]

@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 
 from actions.callback_form import (
     FORM_SLOTS,
+    SURE,
     ActionAskCallbackConsent,
     ActionAskCallbackName,
     ActionAskCallbackPhone,
@@ -113,6 +114,39 @@ def test_confident_question_is_left_to_the_rules(requested, intent, make_tracker
 def test_emergency_stop_and_deny_extract_nothing(requested, text, intent, make_tracker, run_action):
     messages, events = fill(make_tracker, run_action, requested, text, intent, 0.99)
     assert (messages, events) == ([], [])
+
+
+@pytest.mark.parametrize("requested, text", [
+    ("callback_name", "i want to talk to a person"), ("callback_name", "bye"),
+    ("callback_phone", "book appointment"), ("callback_time", "tell me more"),
+    ("callback_consent", "can i speak to someone"),
+])
+@pytest.mark.parametrize("intent", ["ask_human", "book_appointment", "goodbye", "tell_me_more"])
+def test_person_booking_goodbye_and_more_are_left_to_the_rules(requested, text, intent,
+                                                                make_tracker, run_action):
+    """Never taken as a name, number, time or consent: the rules answer them
+    (data/rules/callback_form.yml)."""
+    assert fill(make_tracker, run_action, requested, text, intent, 0.95) == ([], [])
+    assert fill(make_tracker, run_action, requested, text, intent, SURE) == ([], [])
+
+
+@pytest.mark.parametrize("requested, text, intent", [
+    ("callback_name", "Hunter Book", "book_appointment"),
+    ("callback_name", "Joy", "goodbye"),
+    ("callback_time", "tuesday after lunch", "goodbye"),
+    ("callback_time", "any time, really", "ask_human"),
+    ("callback_name", "Morgan", "tell_me_more"),
+])
+def test_an_unsure_guess_does_not_swallow_the_answer(requested, text, intent, make_tracker, run_action):
+    messages, events = fill(make_tracker, run_action, requested, text, intent, SURE - 0.05)
+    assert messages == [] and events == [SlotSet(requested, text)]
+
+
+@pytest.mark.parametrize("intent", ["ask_human", "book_appointment", "goodbye"])
+def test_a_phone_number_is_an_answer_even_if_it_reads_like_a_request(intent, make_tracker, run_action):
+    messages, events = fill(make_tracker, run_action, "callback_phone", "call me at 314 555 0123",
+                            intent, 0.95)
+    assert messages == [] and events == [SlotSet("callback_phone", "(314) 555-0123")]
 
 
 @pytest.mark.parametrize("intent", ["ask_cost", "stop", "emergency", "out_of_scope"])
