@@ -200,10 +200,29 @@ class Servers:
         stop(self.actions)
 
 
+def exit_on_signal(signum: int, frame: object) -> None:
+    """SIGTERM (and SIGINT) end main() through its `finally`, which stops the servers."""
+    raise SystemExit(128 + signum)
+
+
+def wait_for_stop_signal() -> None:
+    """Sleeps until SIGINT or SIGTERM; exit_on_signal then raises SystemExit."""
+    while True:
+        signal.pause()
+
+
 def main() -> None:
-    """Serves until Ctrl-C, with ports and paths from the environment (see README)."""
-    var = ROOT / "var"
-    var.mkdir(exist_ok=True)
+    """Serves until Ctrl-C or SIGTERM, with ports and paths from the environment (see README);
+    VAR_DIR (default var/) takes the API token file and the logs.
+
+    SIGTERM and SIGINT get a Python handler before the first server starts, so either one,
+    even during start-up, runs the `finally` below and no server is left orphaned. (Blocking
+    them with pthread_sigmask for sigwait would not do: the servers inherit the signal mask
+    and would then ignore the SIGINT that stop() sends them.)"""
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGINT, exit_on_signal)
+    var = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
+    var.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
     token_file = var / "api-token"
     token_file.write_text(token + "\n", encoding="utf-8")
@@ -241,11 +260,15 @@ def main() -> None:
             f"Press Ctrl-C to stop.",
             flush=True,
         )
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        wait_for_stop_signal()
     except RuntimeError as error:
         print(f"Could not start: {error}. See the logs in {var}/.", file=sys.stderr)
         sys.exit(1)
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short (stop() kills a server
+        # that does not stop within 15 s anyway).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         servers.stop()
 
 
