@@ -122,7 +122,14 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 def serious_violations(page: Page) -> List[str]:
-    """What axe-core (bundled in axe-playwright-python, run in the page) rates serious or worse."""
+    """What axe-core (bundled in axe-playwright-python, run in the page) rates serious or worse.
+    Finite animations (the panel's fade-in) are let finish first: mid-fade, colours are
+    half-transparent and the contrast check would judge a frame nobody reads."""
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+            .map(a => a.finished))"""
+    )
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
     return [
         f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']]}"
