@@ -5,23 +5,16 @@ loopback ports started exactly as `make run` starts them.
 Each test gets a fresh browser context (its own sessionStorage), and fails if the page made a
 request anywhere but the page's server and the Rasa server, set a cookie, or broke its CSP.
 """
-import shutil
 from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from scripts.serve import ROOT, Servers, free_port
 from tests.e2e.conftest import start_servers
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# No network of its own, no first-run work: only the pages the test opens.
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 PHONE = "(314) 731-4201"
 TEL = "tel:+13147314201"
@@ -40,18 +33,6 @@ def servers(tmp_path_factory) -> Iterator[Servers]:
     running = start_web_servers(tmp_path_factory, "browser")
     yield running
     running.stop()
-
-
-# Module scope: Playwright's sync API runs an event loop in this thread while it is open, and
-# the unit and NLU tests that come later need the thread free for asyncio.run().
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install chromium (.ci/run does it)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
-        launched.close()
 
 
 def new_page(browser, servers: Servers, **options: Any) -> Page:

@@ -20,7 +20,7 @@ from typing import List
 from playwright.sync_api import sync_playwright
 
 from scripts.serve import ROOT, Servers, free_port
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 FILES = [ROOT / "web" / "widget" / "clinic-chat.js", ROOT / "web" / "widget" / "clinic-chat.css"]
 

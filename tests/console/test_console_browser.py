@@ -3,13 +3,11 @@ console as the front desk does: log in, filter to callback requests, open the tr
 reviewed, export. Screenshots go to tests/artifacts/console/."""
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from scripts.serve import ROOT
-from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.console.conftest import PASSWORD, copy_tracker, start_console, unique_dir
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
@@ -25,15 +23,10 @@ def console(recorded, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install chromium (.ci/run does it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                      accept_downloads=True)
-        yield context.new_page()
-        browser.close()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    yield context.new_page()
+    context.close()
 
 
 def test_front_desk_morning_round(console, page):

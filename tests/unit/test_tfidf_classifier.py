@@ -22,6 +22,7 @@ from components.tfidf_intent_classifier import (
 EXAMPLES = {
     "ask_cost": ["how much does it cost", "what is the price", "is it expensive", "price list"],
     "greet": ["hello", "hi there", "good morning", "hey"],
+    "goodbye": ["bye", "see you later", "goodbye now", "talk soon"],
 }
 
 
@@ -64,6 +65,21 @@ def test_trained_classifier_loads_and_classifies(storage, context):
     message = classify(load(storage, context, resource), "what's the price")
     assert message.get(INTENT)["name"] == "ask_cost"
     assert {r["name"] for r in message.get(INTENT_RANKING_KEY)} == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("intents", [["ask_cost", "greet"], ["ask_cost", "greet", "goodbye"]])
+def test_processing_matches_the_pipelines_own_probabilities(storage, context, intents):
+    component = TfidfIntentClassifier.create({}, storage, Resource("tfidf"), context)
+    messages = [Message(data={TEXT: t, INTENT: i}) for i in intents for t in EXAMPLES[i]]
+    component.train(TrainingData(training_examples=messages))
+    texts = ["how much is it", "hello", "", "price?? hi"]
+    messages = [Message(data={TEXT: t}) for t in texts]
+    component.process(messages)
+    expected = component._model.predict_proba(texts)
+    for message, row in zip(messages, expected):
+        ranking = {r["name"]: r["confidence"] for r in message.get(INTENT_RANKING_KEY)}
+        for name, probability in zip(component._model.classes_, row):
+            assert math.isclose(ranking[name], probability, rel_tol=1e-9)
 
 
 def test_no_resource_means_no_classifier_and_no_error(storage, context):
