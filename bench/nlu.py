@@ -8,25 +8,14 @@ from typing import Dict, List
 
 import yaml
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline, make_union
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from scripts.nlu_eval import ROOT, contract_intent, parse_all, read_examples
+from scripts.nlu_eval import ROOT, contract_intent, parse_all, read_examples, score
 from scripts.serve import BIN, server_env
 
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 TRAINING = ROOT / "data" / "nlu"
-
-
-def quality(labels: List[str], guesses: List[str]) -> Dict[str, float]:
-    emergencies = [g for want, g in zip(labels, guesses) if want == "emergency"]
-    return {
-        "accuracy": sum(w == g for w, g in zip(labels, guesses)) / len(labels),
-        "macro_f1": f1_score(labels, guesses, labels=sorted(set(labels)), average="macro"),
-        "emergency_recall": sum(g == "emergency" for g in emergencies) / len(emergencies),
-        "examples": len(labels),
-    }
 
 
 def training_examples():
@@ -49,7 +38,7 @@ def tfidf_baseline(test: List[str]) -> List[str]:
 def heldout_comparison(model: Path) -> Dict[str, Dict[str, float]]:
     texts, labels = map(list, zip(*read_examples(HELDOUT)))
     ours = [contract_intent(p["intent"]["name"]) for p in parse_all(texts, model)]
-    return {"ours": quality(labels, ours), "tfidf_baseline": quality(labels, tfidf_baseline(texts))}
+    return {"ours": score(labels, ours), "tfidf_baseline": score(labels, tfidf_baseline(texts))}
 
 
 def cross_validation(folds: int) -> Dict[str, float]:

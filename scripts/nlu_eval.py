@@ -70,11 +70,16 @@ def predicted(parse: Dict[str, Any], threshold: float, ambiguity: float) -> str:
 
 
 def score(labels: List[str], guesses: List[str]) -> Dict[str, float]:
+    """Intent accuracy, macro-F1 over the labelled intents, and emergency recall."""
+    from sklearn.metrics import f1_score
+
     pairs = list(zip(labels, guesses))
     emergencies = [g for want, g in pairs if want == "emergency"]
     return {
         "accuracy": sum(w == g for w, g in pairs) / len(pairs),
+        "macro_f1": f1_score(labels, guesses, labels=sorted(set(labels)), average="macro"),
         "emergency_recall": sum(g == "emergency" for g in emergencies) / max(len(emergencies), 1),
+        "examples": len(pairs),
     }
 
 
