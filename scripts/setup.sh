@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Creates .venv (Python 3.10) and installs the locked dependencies plus the project's own spaCy
-# pipeline (nlp/, installed editable so `rasa train` finds it by name). With nothing changed it
+# Installs the Debian packages the tests need (scripts/system_packages.sh), creates .venv
+# (Python 3.10) and installs the locked dependencies plus the project's own spaCy pipeline (nlp/, installed editable so `rasa train` finds it by name). With nothing changed it
 # returns in well under a second; a changed lock file or pipeline package triggers a reinstall.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+scripts/system_packages.sh
 
 venv=.venv
 stamp=$venv/.installed
