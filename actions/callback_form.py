@@ -5,6 +5,8 @@ person, ask to book, ask to hear more, or describe an emergency: those messages 
 rules (data/rules/callback_form.yml) by extracting nothing from them. Nothing the visitor typed
 is ever repeated back.
 """
+import hashlib
+import os
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
@@ -15,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.content import us_phone
 from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button
+from visitors.limits import SlidingWindow
 
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
@@ -34,6 +37,14 @@ QUESTION_WORDS = re.compile(
 )
 MAX_NAME = 60
 MAX_TIME = 100
+# Callback requests one conversation, one address (a keyed hash the REST channel puts in the
+# message's metadata) and one phone number may file: enough for a real visitor who corrects
+# a request, too few to flood the front desk's queue. Settable for load tests.
+CALLBACK_LIMITS = {
+    "sender": SlidingWindow(int(os.environ.get("CALLBACKS_PER_HOUR_PER_SENDER", 3)), 3600),
+    "client": SlidingWindow(int(os.environ.get("CALLBACKS_PER_HOUR_PER_ADDRESS", 5)), 3600),
+    "phone": SlidingWindow(int(os.environ.get("CALLBACKS_PER_DAY_PER_PHONE", 3)), 86400),
+}
 
 
 def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
@@ -129,6 +140,30 @@ ActionAskCallbackTime = ask_action("callback_time")
 ActionAskCallbackConsent = ask_action("callback_consent", YES_NO)
 
 
+def client_of(tracker: Tracker) -> Optional[Text]:
+    """The address hash the REST channel set on the visitor's latest message, if any."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return (event.get("metadata") or {}).get("client")
+    return None
+
+
+def within_callback_limits(tracker: Tracker) -> bool:
+    digits = re.sub(r"\D", "", tracker.get_slot("callback_phone") or "")
+    keys = {
+        "sender": tracker.sender_id,
+        "client": client_of(tracker),
+        # Only a digest of the number is held, in memory.
+        "phone": hashlib.sha256(digits.encode()).hexdigest() if digits else None,
+    }
+    keys = {kind: key for kind, key in keys.items() if key}
+    if any(CALLBACK_LIMITS[kind].is_full(key) for kind, key in keys.items()):
+        return False
+    for kind, key in keys.items():
+        CALLBACK_LIMITS[kind].count(key)
+    return True
+
+
 class ActionSubmitCallback(Action):
     """Records the outcome as a callback_status event the front desk can search for."""
 
@@ -139,6 +174,10 @@ class ActionSubmitCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         if tracker.get_slot("callback_consent") is True:
+            if not within_callback_limits(tracker):
+                dispatcher.utter_message(text=CONTENT.messages["callback_limit"],
+                                         buttons=[phone_button()])
+                return [SlotSet("callback_status", "over_limit")] + cleared_form()
             dispatcher.utter_message(text=CONTENT.messages["callback_saved"])
             return [SlotSet("callback_status", "submitted")] + cleared_form()
         dispatcher.utter_message(text=CONTENT.messages["callback_declined"], buttons=[phone_button()])

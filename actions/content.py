@@ -63,6 +63,9 @@ MESSAGE_KEYS = (
     "unavailable",
     "empty",
     "too_long",
+    "not_saved",
+    "rate_limited",
+    "callback_limit",
 )
 
 ANSWER_KEYS = {"title", "text", "more", "body_part", "sources", "suggestions"}

@@ -6,10 +6,29 @@ Same address and reply format as Rasa's own (POST /webhooks/rest/webhook with
 - an empty or overlong message gets a polite reply instead of reaching the model;
 - control characters are removed before the model sees the text;
 - when the bot says nothing (the action server is down) or takes too long, the visitor still
-  gets the clinic's phone number. A slow turn is not cancelled: it finishes and is stored.
+  gets the clinic's phone number. A slow turn is not cancelled: it finishes and is stored;
+- when a turn could not be written to the tracker store (stores/spooling_sql.py keeps it and
+  retries), the visitor is told so, with the phone number;
+- abuse limits: a browser on another site cannot post (`Origin` must be the clinic's site and
+  the body JSON, which browsers cannot send cross-site without CORS); messages per minute per
+  conversation and per address; the visitor's `metadata` is dropped (the server sets its own:
+  a keyed hash of the address, for the callback form's limits); a `/intent` payload is taken
+  only for the intents the widget's buttons send, never `/emergency`, and otherwise read as text.
+
+Settings (environment): WEB_ORIGIN (comma-separated origins allowed to post; requests with no
+Origin header, such as curl, are allowed), CHAT_TRUSTED_PROXIES (addresses whose
+X-Forwarded-For is believed), and in credentials.yml reply_timeout, max_message_chars,
+messages_per_minute_per_sender and messages_per_minute_per_address.
 """
 import asyncio
+import hashlib
+import hmac
+import logging
+import os
 import re
+import secrets
+import uuid
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -17,16 +36,53 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import yaml
+
 from actions.content import load_or_exit
-from channels import action_validation
+from stores.spooling_sql import SpoolingSQLTrackerStore, turn_was_not_saved
+from visitors.address import client_address, parse_trusted
+from visitors.limits import SlidingWindow
+
+logger = logging.getLogger(__name__)
+DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
 
 # Random ids from the widget (crypto API) or `uuid4().hex`; short ids are guessable.
 SENDER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+PAYLOAD = re.compile(r"/([a-z_]+)")
+# Intents a visitor may trigger directly with a button payload: an emergency is decided by the
+# model and triage, never claimed by a payload.
+NEVER_BY_PAYLOAD = {"emergency"}
+
+
+def button_intents(domain: Path = DOMAIN) -> frozenset:
+    intents = yaml.safe_load(domain.read_text(encoding="utf-8"))["intents"]
+    names = {i if isinstance(i, str) else next(iter(i)) for i in intents}
+    return frozenset(names - NEVER_BY_PAYLOAD)
+
+
+def read_payload(text: Text, allowed: frozenset) -> Text:
+    """A payload of an allowed intent as it is; anything else that starts with "/" as the
+    words after it, for the model to read."""
+    match = PAYLOAD.fullmatch(text)
+    if match and match.group(1) in allowed:
+        return text
+    return text.lstrip("/").strip() if text.startswith("/") else text
 
 
 def clean_text(text: Text) -> Text:
     return CONTROL_CHARACTERS.sub(" ", text).strip()
+
+
+def unsaved_conversations(app: Any) -> int:
+    store = getattr(app.ctx.agent.tracker_store, "_tracker_store", None)  # inside FailSafe
+    return store.waiting() if isinstance(store, SpoolingSQLTrackerStore) else 0
+
+
+def _log_failure(turn: "asyncio.Future[Any]") -> None:
+    """A turn that outlived its reply timeout and then failed is logged, not lost."""
+    if not turn.cancelled() and turn.exception() is not None:
+        logger.error("rest channel: a late turn failed", exc_info=turn.exception())
 
 
 class ClinicRestInput(InputChannel):
@@ -40,13 +96,24 @@ class ClinicRestInput(InputChannel):
         return cls(
             reply_timeout=float(credentials.get("reply_timeout", 10)),
             max_message_chars=int(credentials.get("max_message_chars", 2000)),
+            per_sender=int(credentials.get("messages_per_minute_per_sender", 30)),
+            per_address=int(credentials.get("messages_per_minute_per_address", 120)),
         )
 
-    def __init__(self, reply_timeout: float = 10, max_message_chars: int = 2000) -> None:
+    def __init__(self, reply_timeout: float = 10, max_message_chars: int = 2000,
+                 per_sender: int = 30, per_address: int = 120) -> None:
         self.reply_timeout = reply_timeout
         self.max_message_chars = max_message_chars
         self.content = load_or_exit()
-        action_validation.install()
+        self.allowed_payloads = button_intents()
+        self.allowed_origins = {o.strip().rstrip("/") for o in
+                                os.environ.get("WEB_ORIGIN", "").split(",") if o.strip()}
+        self.proxies = parse_trusted(os.environ.get("CHAT_TRUSTED_PROXIES"),
+                                     "CHAT_TRUSTED_PROXIES")
+        self.per_sender = SlidingWindow(per_sender, 60)
+        self.per_address = SlidingWindow(per_address, 60)
+        # Keys the address hash put in the tracker; new each start, so it identifies nobody.
+        self.address_key = secrets.token_bytes(16)
 
     def _reply(self, sender: Text, key: Text) -> List[Dict[Text, Any]]:
         return [
@@ -57,9 +124,21 @@ class ClinicRestInput(InputChannel):
             }
         ]
 
+    def _refusal(self, request: Request) -> Optional[HTTPResponse]:
+        origin = request.headers.get("origin")
+        if origin is not None and origin.rstrip("/") not in self.allowed_origins:
+            logger.warning("rest channel: refused a message from origin %r", origin[:100])
+            return response.json({"error": "This site may not post chat messages."}, 403)
+        if not (request.content_type or "").startswith("application/json"):
+            return response.json({"error": "Send the message as application/json."}, 415)
+        return None
+
     async def _handle(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request
     ) -> HTTPResponse:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             body = request.json
         except Exception:  # Sanic raises its own error type for a malformed body
@@ -73,35 +152,60 @@ class ClinicRestInput(InputChannel):
             )
         if message is not None and not isinstance(message, str):
             return response.json({"error": "'message' must be text."}, 400)
-        text = clean_text(message or "")
+        text = read_payload(clean_text(message or ""), self.allowed_payloads)
         if not text:
             return response.json(self._reply(sender, "empty"))
         if len(text) > self.max_message_chars:
             return response.json(self._reply(sender, "too_long"))
 
+        address = client_address(request.ip, request.headers.getall("x-forwarded-for", []),
+                                 self.proxies)
+        client = hmac.new(self.address_key, address.encode(), hashlib.sha256).hexdigest()[:16]
+        if self.per_address.is_full(client) or self.per_sender.is_full(sender):
+            logger.warning("rest channel: too many messages from one conversation or address")
+            return response.json(self._reply(sender, "rate_limited"), 429)
+        self.per_address.count(client)
+        self.per_sender.count(sender)
+
         collector = CollectingOutputChannel()
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+        message_id = uuid.uuid4().hex
         turn = asyncio.ensure_future(
             on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+                UserMessage(text, collector, sender,
+                            input_channel=self.name(), message_id=message_id,
+                            metadata={"client": client})
             )
         )
         try:
             await asyncio.wait_for(asyncio.shield(turn), timeout=self.reply_timeout)
         except asyncio.TimeoutError:
+            logger.error("rest channel: no reply within %.0f s; the turn goes on in the "
+                         "background and the visitor got the phone number", self.reply_timeout)
+            turn.add_done_callback(_log_failure)
             return response.json(collector.messages + self._reply(sender, "unavailable"))
         except Exception:
+            logger.exception("rest channel: the turn failed; the visitor got the phone number")
             return response.json(self._reply(sender, "unavailable"))
-        # Rasa logs a failed custom action and carries on silently; the visitor must not be
-        # left without an answer.
-        return response.json(collector.messages or self._reply(sender, "unavailable"))
+        replies = collector.messages
+        if not replies:
+            # Rasa logs a failed custom action and carries on silently; the visitor must not
+            # be left without an answer.
+            logger.error("rest channel: the bot said nothing (is the action server down?)")
+            replies = self._reply(sender, "unavailable")
+        if turn_was_not_saved(message_id):
+            replies = replies + self._reply(sender, "not_saved")
+        return response.json(replies)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("clinic_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            """"ok", or "degraded" while visitor turns wait to be written to the tracker
+            store (stores/spooling_sql.py); no conversation data."""
+            waiting = unsaved_conversations(request.app)
+            return response.json({"status": "degraded" if waiting else "ok",
+                                  "conversations_waiting_to_be_saved": waiting})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -9,10 +9,13 @@ from pathlib import Path
 import yaml
 
 
-def render(source: Path, action_url: str, tracker_db: str) -> dict:
+def render(source: Path, action_url: str, tracker_db: str, spool_db: str) -> dict:
+    """The endpoints with these addresses; ${...} placeholders (the action server's token) are
+    left for Rasa to fill from its environment, so no secret is written to the file."""
     endpoints = yaml.safe_load(source.read_text(encoding="utf-8"))
     endpoints["action_endpoint"]["url"] = action_url
     endpoints["tracker_store"]["db"] = tracker_db
+    endpoints["tracker_store"]["spool_db"] = spool_db
     return endpoints
 
 
@@ -21,9 +24,10 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=Path("endpoints.yml"))
     parser.add_argument("--action-url", required=True)
     parser.add_argument("--tracker-db", required=True)
+    parser.add_argument("--spool-db", required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    endpoints = render(args.source, args.action_url, args.tracker_db)
+    endpoints = render(args.source, args.action_url, args.tracker_db, args.spool_db)
     args.out.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
 
 

@@ -1,8 +1,12 @@
 """Starts the action server, the Rasa server and (optionally) the demo web page, waits until
-they answer, and stops them.
+they answer, and stops them; under `make run`, also supervises them.
 
 `make run` (scripts/run.sh) uses it to serve in the foreground; the end-to-end tests and the
 benchmark use the same functions to start real servers on free loopback ports.
+
+Secrets (the Rasa API token, the action server's token) reach the servers through their
+environment, never their command line; the action server and every private server listen on
+loopback; files with conversations or secrets are created with mode 600.
 """
 import os
 import secrets
@@ -15,7 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -24,8 +28,22 @@ from scripts.endpoints import render  # noqa: E402  (needs the repo root on sys.
 
 import yaml  # noqa: E402
 
-# Sanic accepts 100 MB request bodies by default; a chat message needs a few kB.
-MAX_REQUEST_BYTES = 64 * 1024
+# For load tests and benchmarks, whose visitors all come from one address at machine speed and
+# reuse test phone numbers: Servers(**LOAD_TEST) lifts the visitor limits of the REST channel
+# and of the callback form (actions/callback_form.py).
+LOAD_TEST = {
+    "channel_settings": {"messages_per_minute_per_sender": 10 ** 6,
+                         "messages_per_minute_per_address": 10 ** 6},
+    "action_env": {"CALLBACKS_PER_HOUR_PER_SENDER": "1000000",
+                   "CALLBACKS_PER_HOUR_PER_ADDRESS": "1000000",
+                   "CALLBACKS_PER_DAY_PER_PHONE": "1000000"},
+}
+
+# Supervision under `make run`: a server that exits is restarted after a growing wait; one that
+# keeps exiting makes the launcher exit non-zero, for systemd (or the operator) to act.
+RESTART_DELAYS = (1, 2, 4, 8, 16, 30)
+MAX_RESTARTS = 5  # within RESTART_WINDOW seconds
+RESTART_WINDOW = 600
 
 
 def free_port() -> int:
@@ -40,7 +58,6 @@ def server_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        SANIC_REQUEST_MAX_SIZE=str(MAX_REQUEST_BYTES),
     )
     env.update(extra or {})
     return env
@@ -72,10 +89,18 @@ def stop(process: Optional[subprocess.Popen]) -> None:
         process.wait()
 
 
+def private_file(path: Path) -> None:
+    """Creates the file with mode 600 if it is missing (SQLite gives its -wal and -shm files the
+    database file's mode), and takes away group and other rights if it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+
+
 def use_write_ahead_log(database: Path) -> None:
     """Puts the SQLite tracker store in WAL mode (it stays so in the file): readers, such as the
     console, no longer block Rasa's writes, and a commit appends instead of rewriting pages."""
-    database.parent.mkdir(parents=True, exist_ok=True)
+    private_file(database)
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
 
@@ -92,7 +117,12 @@ class Servers:
     workdir: Path
     model: Path = ROOT / "models" / "clinic.tar.gz"
     credentials: Path = ROOT / "credentials.yml"  # the benchmark's starter bot has its own
+    # Overrides for the REST channel's settings in credentials.yml (for load tests, whose
+    # visitors all come from one address): e.g. {"messages_per_minute_per_address": 10**6}.
+    channel_settings: Optional[Dict[str, Any]] = None
+    action_env: Optional[Dict[str, str]] = None  # extra environment for the action server
     api_token: str = ""
+    action_token: str = ""
     host: str = "127.0.0.1"
     log_dir: Optional[Path] = None
     env: Optional[Dict[str, str]] = None
@@ -110,6 +140,12 @@ class Servers:
         if self.web_port and not self.web_origin:
             self.web_origin = f"http://127.0.0.1:{self.web_port}"
         self.public_rasa_url = self.public_rasa_url or self.rasa_url
+        self.api_token = self.api_token or secrets.token_urlsafe(24)
+        self.action_token = self.action_token or secrets.token_urlsafe(24)
+
+    @property
+    def spool_db(self) -> Path:
+        return self.workdir / "tracker-spool.db"
 
     @property
     def rasa_url(self) -> str:
@@ -130,33 +166,45 @@ class Servers:
 
     def start_actions(self, timeout: float = 60) -> None:
         self.actions = self._spawn(
-            "actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)]
+            "actions",
+            [str(BIN / "python"), "-m", "actions.server", "--port", str(self.action_port)],
+            {"ACTION_SERVER_TOKEN": self.action_token, "ACTION_HOST": "127.0.0.1",
+             **(self.action_env or {})},
         )
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", self.actions, timeout)
 
     def start_rasa(self, timeout: float = 120) -> None:
         use_write_ahead_log(self.tracker_db)
+        private_file(self.spool_db)
         endpoints = self.workdir / "endpoints.yml"
         rendered = render(
             ROOT / "endpoints.yml",
             f"http://127.0.0.1:{self.action_port}/webhook",
             str(self.tracker_db),
+            str(self.spool_db),
         )
         endpoints.write_text(yaml.safe_dump(rendered, sort_keys=False), encoding="utf-8")
-        self.api_token = self.api_token or secrets.token_urlsafe(24)
+        credentials = self.credentials
+        if self.channel_settings:
+            settings = yaml.safe_load(credentials.read_text(encoding="utf-8"))
+            channel = "channels.rest.ClinicRestInput"
+            settings[channel] = dict(settings.get(channel) or {}, **self.channel_settings)
+            credentials = self.workdir / "credentials.yml"
+            credentials.write_text(yaml.safe_dump(settings), encoding="utf-8")
         self.rasa = self._spawn(
             "rasa",
             [
-                str(BIN / "rasa"), "run",
+                str(BIN / "python"), "-m", "scripts.rasa_server",
                 "--model", str(self.model),
                 "--interface", self.host,
                 "--port", str(self.rasa_port),
                 "--endpoints", str(endpoints),
-                "--credentials", str(self.credentials),
-                "--enable-api", "--auth-token", self.api_token,
+                "--credentials", str(credentials),
             ]
             # Browsers may call the webhook from the demo page's origin only, never from "*".
             + (["--cors", self.web_origin] if self.web_origin else []),
+            {"RASA_API_TOKEN": self.api_token, "ACTION_SERVER_TOKEN": self.action_token,
+             "WEB_ORIGIN": self.web_origin},
         )
         wait_until_up(f"{self.rasa_url}/webhooks/rest/", self.rasa, timeout)
 
@@ -175,7 +223,7 @@ class Servers:
     def start_console(self, timeout: float = 120, console_db: Optional[Path] = None) -> None:
         """The console on console_port, reading this tracker store; its own tables go in
         console_db (default var/console.db). It indexes existing events before it answers."""
-        extra = {"TRACKER_DB": str(self.tracker_db)}
+        extra = {"TRACKER_DB": str(self.tracker_db), "TRACKER_SPOOL_DB": str(self.spool_db)}
         if console_db is not None:
             extra["CONSOLE_DB_URL"] = f"sqlite:///{Path(console_db).resolve()}"
         self.console_port = self.console_port or free_port()
@@ -193,6 +241,37 @@ class Servers:
             self.start_web()
         return self
 
+    def supervise(self) -> None:
+        """Runs until a signal ends the process: a server that exits is restarted after a
+        growing wait (RESTART_DELAYS); RuntimeError when one exits MAX_RESTARTS times within
+        RESTART_WINDOW seconds."""
+        starters = {"actions": self.start_actions, "rasa": self.start_rasa,
+                    "web": self.start_web, "console": self.start_console}
+        restarts: Dict[str, List[float]] = {name: [] for name in starters}
+        while True:
+            time.sleep(1)
+            for name, start in starters.items():
+                process = getattr(self, name)
+                if process is None or process.poll() is None:
+                    continue
+                now = time.monotonic()
+                recent = [at for at in restarts[name] if at > now - RESTART_WINDOW]
+                if len(recent) >= MAX_RESTARTS:
+                    raise RuntimeError(f"the {name} server keeps exiting (code "
+                                       f"{process.returncode}, {len(recent)} restarts)")
+                delay = RESTART_DELAYS[min(len(recent), len(RESTART_DELAYS) - 1)]
+                print(f"The {name} server exited with code {process.returncode}; restarting "
+                      f"it in {delay} s.", file=sys.stderr, flush=True)
+                time.sleep(delay)
+                restarts[name] = recent + [now]
+                try:
+                    start()
+                except RuntimeError as error:
+                    print(f"Restarting the {name} server failed: {error}", file=sys.stderr,
+                          flush=True)
+                else:
+                    print(f"The {name} server is back.", flush=True)
+
     def stop(self) -> None:
         stop(self.console)
         stop(self.web)
@@ -205,15 +284,10 @@ def exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def wait_for_stop_signal() -> None:
-    """Sleeps until SIGINT or SIGTERM; exit_on_signal then raises SystemExit."""
-    while True:
-        signal.pause()
-
-
 def main() -> None:
     """Serves until Ctrl-C or SIGTERM, with ports and paths from the environment (see README);
-    VAR_DIR (default var/) takes the API token file and the logs.
+    VAR_DIR (default var/) takes the API token file and the logs. Servers that exit are
+    restarted (Servers.supervise); if one keeps exiting, the launcher exits with code 1.
 
     SIGTERM and SIGINT get a Python handler before the first server starts, so either one,
     even during start-up, runs the `finally` below and no server is left orphaned. (Blocking
@@ -221,6 +295,7 @@ def main() -> None:
     and would then ignore the SIGINT that stop() sends them.)"""
     signal.signal(signal.SIGTERM, exit_on_signal)
     signal.signal(signal.SIGINT, exit_on_signal)
+    os.umask(0o077)  # logs, databases, rendered endpoints: this user only
     var = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
     var.mkdir(parents=True, exist_ok=True)
     token = os.environ.get("RASA_API_TOKEN") or secrets.token_urlsafe(24)
@@ -235,6 +310,7 @@ def main() -> None:
         tracker_db=Path(os.environ.get("TRACKER_DB", var / "tracker.db")).resolve(),
         workdir=var,
         api_token=token,
+        action_token=os.environ.get("ACTION_SERVER_TOKEN", ""),
         host=os.environ.get("RASA_HOST", "127.0.0.1"),
         log_dir=var,
         console_port=int(os.environ.get("CONSOLE_PORT", 8090)),
@@ -260,9 +336,9 @@ def main() -> None:
             f"Press Ctrl-C to stop.",
             flush=True,
         )
-        wait_for_stop_signal()
+        servers.supervise()
     except RuntimeError as error:
-        print(f"Could not start: {error}. See the logs in {var}/.", file=sys.stderr)
+        print(f"Stopping: {error}. See the logs in {var}/.", file=sys.stderr)
         sys.exit(1)
     finally:
         # A second Ctrl-C or SIGTERM must not cut the shutdown short (stop() kills a server

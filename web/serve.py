@@ -86,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/favicon.ico":
             return 204, "", b""
+        if path == "/health":  # for the launcher and a load balancer; says nothing else
+            return 200, "application/json", b'{"status": "ok"}\n'
         name = FILES.get(path)
         if name is None:
             return 404, "text/plain", b"Not found\n"

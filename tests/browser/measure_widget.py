@@ -19,7 +19,7 @@ from typing import List
 
 from playwright.sync_api import sync_playwright
 
-from scripts.serve import ROOT, Servers, free_port
+from scripts.serve import LOAD_TEST, ROOT, Servers, free_port
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 FILES = [ROOT / "web" / "widget" / "clinic-chat.js", ROOT / "web" / "widget" / "clinic-chat.css"]
@@ -44,7 +44,7 @@ def summary(name: str, values: List[float]) -> None:
 def timings(loads: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="widget-measure-"))
     servers = Servers(rasa_port=free_port(), action_port=free_port(), tracker_db=workdir / "t.db",
-                      workdir=workdir, log_dir=workdir, web_port=free_port())
+                      workdir=workdir, log_dir=workdir, web_port=free_port(), **LOAD_TEST)
     try:
         servers.start()
         ready, loaded, greeting = [], [], []

@@ -75,9 +75,9 @@ def test_broken_content_stops_the_action_server_with_file_and_key(tmp_path):
     answers = content / "answers.yml"
     answers.write_text(answers.read_text().replace("  ask_cost:", "  ask_costs:"))
     done = subprocess.run(
-        [str(BIN / "rasa"), "run", "actions", "--port", "0"],
+        [str(BIN / "python"), "-m", "actions.server", "--port", "0"],
         cwd=ROOT,
-        env=server_env({"CLINIC_CONTENT_DIR": str(content)}),
+        env=server_env({"CLINIC_CONTENT_DIR": str(content), "ACTION_SERVER_TOKEN": "x" * 32}),
         capture_output=True,
         text=True,
         timeout=120,

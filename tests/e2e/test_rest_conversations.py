@@ -312,7 +312,8 @@ def test_malformed_requests_get_a_4xx(servers, payload, status):
 def test_not_json_and_huge_bodies_are_refused(servers):
     import requests
 
-    not_json = requests.post(servers.webhook, data=b"{not json", timeout=30)
+    json_type = {"Content-Type": "application/json"}
+    not_json = requests.post(servers.webhook, data=b"{not json", headers=json_type, timeout=30)
     assert not_json.status_code == 400
     huge = requests.post(servers.webhook, data=b"x" * (1024 * 1024), timeout=30)
     assert huge.status_code == 413

@@ -1,10 +1,11 @@
 """`python -m scripts.serve` (what `make run` runs) stops every server it started when it gets
 SIGTERM, as from `kill`, systemd or docker stop, whether the servers are all up or still
-starting: no server is left running without its parent."""
+starting: no server is left running without its parent. A server that dies is restarted."""
 import os
 import queue
 import secrets
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import List, Set
 
 import pytest
+import requests
 
 from scripts.serve import BIN, ROOT, free_port, server_env
 
@@ -112,3 +114,39 @@ def test_sigterm_when_ready_stops_every_server(launcher):
 def test_sigterm_during_start_up_stops_the_servers_already_started(launcher):
     launcher.wait_for("Starting the Rasa server", timeout=120)  # the action server is up
     assert_everything_stops_on_sigterm(launcher, servers=1)
+
+
+def child_running(launcher: Launcher, module: str) -> int:
+    """The pid of the launcher's child whose command line names `module`."""
+    for pid in descendants(launcher.process.pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if module in command:
+            return pid
+    raise AssertionError(f"no child runs {module}")
+
+
+def test_a_server_that_dies_is_restarted(launcher):
+    launcher.wait_for("Ready.", timeout=240)
+    ports = launcher.ports
+    for name, module in (("actions", "actions.server"), ("rasa", "scripts.rasa_server"),
+                         ("web", "web/serve.py"), ("console", "console serve")):
+        os.kill(child_running(launcher, module), signal.SIGKILL)
+        launcher.wait_for(f"The {name} server exited", timeout=30)
+        launcher.wait_for(f"The {name} server is back.", timeout=180)
+    sender = secrets.token_hex(16)
+    reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+                          json={"sender": sender, "message": "does it hurt"}, timeout=60)
+    assert "cold" in reply.json()[0]["text"].lower()  # the Rasa and action servers answer
+    assert requests.get(f"http://127.0.0.1:{ports['WEB_PORT']}/", timeout=10).status_code == 200
+    assert requests.get(f"http://127.0.0.1:{ports['CONSOLE_PORT']}/login", timeout=10).ok
+    assert launcher.process.poll() is None
+
+
+def test_private_files_are_readable_by_the_owner_only(launcher, tmp_path):
+    launcher.wait_for("Ready.", timeout=240)
+    for path in (tmp_path / "tracker.db", tmp_path / "var" / "api-token",
+                 tmp_path / "var" / "endpoints.yml", tmp_path / "var" / "rasa.log"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

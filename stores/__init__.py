@@ -1,0 +1,1 @@
+"""Rasa tracker stores of the clinic assistant (named in endpoints.yml)."""
