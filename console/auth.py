@@ -4,6 +4,12 @@ Passwords are kept only as scrypt hashes with a random salt. A session is a rand
 HttpOnly, SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
 does not log anyone in. CSRF tokens are HMACs of the session (or, before login, of a pre-login
 cookie) under the console's secret.
+
+Throttling counts failed logins per (user name, client address) pair and per client address
+(visitors/address.py says which address that is behind a proxy). Guessing one person's password
+from one place is slowed after FREE_FAILURES, spraying many user names from one place after
+ADDRESS_FREE_FAILURES; a colleague logging in from elsewhere is never held up by either. A
+successful login clears the failures of its pair and of its address.
 """
 import hashlib
 import hmac
@@ -11,20 +17,22 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from console.db import VAR, Databases, login_failures, sessions, users
+from console.db import PRIVATE, Databases, login_failures, sessions, users, var_dir
 
 SESSION_SECONDS = 8 * 3600  # one working day
 MIN_PASSWORD = 12
 # scrypt cost: n=2**15, r=8 takes about 0.1 s and 32 MB, slow enough to make guessing expensive.
 SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
-# Throttling: after FREE_FAILURES failures within WINDOW seconds for one user name or one address,
-# each further attempt waits, doubling from BASE_DELAY up to WINDOW.
+# Throttling: after FREE_FAILURES failures within WINDOW seconds for one user name from one
+# address, or ADDRESS_FREE_FAILURES for any user names from one address, each further attempt
+# from there waits, doubling from BASE_DELAY up to WINDOW.
 FREE_FAILURES = 5
+ADDRESS_FREE_FAILURES = 20
 WINDOW = 15 * 60
 BASE_DELAY = 30
 
@@ -93,32 +101,43 @@ def authenticate(dbs: Databases, username: str, password: str) -> Optional[int]:
     return row.id if row and ok else None
 
 
-def wait_seconds(dbs: Databases, keys, now: Optional[float] = None) -> int:
-    """How long these keys ("user:x", "ip:y") must wait before trying again (0: no wait)."""
+def throttle_keys(username: str, address: str) -> List[Tuple[str, int]]:
+    """The failure counters one login attempt touches, each with its free failures:
+    "pair:<address> <user name>" and "ip:<address>" (an address has no space in it)."""
+    return [(f"pair:{address} {username.lower()}", FREE_FAILURES),
+            (f"ip:{address}", ADDRESS_FREE_FAILURES)]
+
+
+def wait_seconds(dbs: Databases, username: str, address: str, now: Optional[float] = None) -> int:
+    """How long a login for `username` from `address` must wait before trying (0: no wait)."""
     now = time.time() if now is None else now
     longest = 0.0
     with dbs.console.connect() as db:
-        for key in keys:
+        for key, free in throttle_keys(username, address):
             row = db.execute(
                 select(func.count(), func.max(login_failures.c.at))
                 .where(and_(login_failures.c.key == key, login_failures.c.at > now - WINDOW))).first()
             count, last = row[0], row[1]
-            if count >= FREE_FAILURES:
-                delay = min(BASE_DELAY * 2 ** (count - FREE_FAILURES), WINDOW)
+            if count >= free:
+                delay = min(BASE_DELAY * 2 ** (count - free), WINDOW)
                 longest = max(longest, last + delay - now)
     return int(longest + 0.999) if longest > 0 else 0
 
 
-def record_failure(dbs: Databases, keys) -> None:
-    now = time.time()
+def record_failure(dbs: Databases, username: str, address: str,
+                   now: Optional[float] = None) -> None:
+    now = time.time() if now is None else now
     with dbs.console.begin() as db:
-        db.execute(login_failures.insert(), [{"key": key, "at": now} for key in keys])
+        db.execute(login_failures.insert(),
+                   [{"key": key, "at": now} for key, _ in throttle_keys(username, address)])
         db.execute(delete(login_failures).where(login_failures.c.at < now - WINDOW))
 
 
-def clear_failures(dbs: Databases, key: str) -> None:
+def clear_failures(dbs: Databases, username: str, address: str) -> None:
+    """After a successful login: forgets the failures of this pair and of this address."""
+    keys = [key for key, _ in throttle_keys(username, address)]
     with dbs.console.begin() as db:
-        db.execute(delete(login_failures).where(login_failures.c.key == key))
+        db.execute(delete(login_failures).where(login_failures.c.key.in_(keys)))
 
 
 def _digest(token: str) -> str:
@@ -154,15 +173,17 @@ def end_session(dbs: Databases, token: Optional[str]) -> None:
             db.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
 
 
-def load_secret(path: Path = VAR / "console-secret") -> bytes:
-    """CONSOLE_SECRET, else a random secret generated once into var/ (mode 600)."""
+def load_secret(path: Optional[Path] = None) -> bytes:
+    """CONSOLE_SECRET, else a random secret generated once into <VAR_DIR>/console-secret
+    (mode 600)."""
     value = os.environ.get("CONSOLE_SECRET")
     if value:
         return value.encode()
+    path = var_dir() / "console-secret" if path is None else path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
         except FileExistsError:
             pass  # another process wrote it first
         else:

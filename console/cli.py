@@ -22,7 +22,8 @@ def _password(args) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m console", description=COMMANDS)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the console (CONSOLE_HOST, CONSOLE_PORT)")
+    serve = sub.add_parser("serve", help="serve the console (CONSOLE_HOST, CONSOLE_PORT; "
+                           "behind a proxy, CONSOLE_TRUSTED_PROXIES)")
     serve.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", 8090)))
     for name, text in (("create-user", "add a staff account"), ("set-password", "change one")):
@@ -46,10 +47,13 @@ def main(argv=None) -> None:
         from console.web import create_app
         secure = os.environ.get("CONSOLE_SECURE_COOKIES") == "1"
         dbs = Databases()
+        try:
+            app = create_app(dbs, secure_cookies=secure)
+        except ValueError as problem:  # CONSOLE_TRUSTED_PROXIES
+            sys.exit(f"Cannot start: {problem}.")
         print("Indexing the tracker store ...", flush=True)
         indexer.index_all(dbs, progress=lambda n: print(f"  {n} events", flush=True))
-        create_app(dbs, secure_cookies=secure).run(
-            host=args.host, port=args.port, access_log=False)
+        app.run(host=args.host, port=args.port, access_log=False)
     elif args.command in ("create-user", "set-password"):
         dbs = Databases()
         try:

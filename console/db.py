@@ -2,9 +2,15 @@
 
 Two engines, so the console can never write to Rasa's tables by accident: the tracker engine
 opens a SQLite tracker store read-only; the console's tables live in their own database
-(var/console.db by default). Both take any SQLAlchemy URL, so PostgreSQL works the same way.
+(<VAR_DIR>/console.db by default). Both take any SQLAlchemy URL, so PostgreSQL works the same way.
+
+Everything the console writes goes under VAR_DIR when it is set (as for scripts/serve.py), else
+under var/ in the repo. A SQLite console database is created with mode 600, in WAL mode, and its
+-wal and -shm files get the same mode.
 """
+import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Optional
 
@@ -16,7 +22,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 ROOT = Path(__file__).resolve().parents[1]
-VAR = ROOT / "var"
+PRIVATE = 0o600  # console.db, its -wal/-shm files and console-secret: the owner only
+logger = logging.getLogger("console")
+
+
+def var_dir() -> Path:
+    """Where the console writes: VAR_DIR when set, else var/ in the repo (read at each call)."""
+    return Path(os.environ.get("VAR_DIR") or ROOT / "var").resolve()
+
+
+def spool_path() -> Path:
+    """The Rasa server's SQLite spool of turns it could not save (TRACKER_SPOOL_DB, else
+    <VAR_DIR>/tracker-spool.db). The console only ever opens it read-only (console/incidents.py)."""
+    return Path(os.environ.get("TRACKER_SPOOL_DB") or var_dir() / "tracker-spool.db")
 
 # Rasa's own table (rasa/core/tracker_store.py, SQLTrackerStore.SQLEvent). Declared here to build
 # queries with bound parameters; the console never creates or alters it.
@@ -164,11 +182,36 @@ def tracker_url(read_only: bool = True) -> str:
     url = os.environ.get("TRACKER_DB_URL")
     if url:
         return url
-    return sqlite_url(Path(os.environ.get("TRACKER_DB", VAR / "tracker.db")), read_only)
+    return sqlite_url(Path(os.environ.get("TRACKER_DB") or var_dir() / "tracker.db"), read_only)
 
 
 def console_url() -> str:
-    return os.environ.get("CONSOLE_DB_URL") or sqlite_url(VAR / "console.db")
+    """CONSOLE_DB_URL, else the SQLite file <VAR_DIR>/console.db."""
+    return os.environ.get("CONSOLE_DB_URL") or sqlite_url(var_dir() / "console.db")
+
+
+def make_private(path: Path) -> None:
+    """Creates `path` with mode 600 if it is missing (never truncating it), and takes group and
+    other access away if it exists; the same for SQLite's -wal, -shm and -journal files there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE))
+    for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            if name.stat().st_mode & 0o777 != PRIVATE:
+                os.chmod(name, PRIVATE)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # someone else's file: say so, but the console can still work
+            logger.warning("could not make %s private (mode 600): not its owner", name)
+
+
+def _sqlite_file(engine: Engine) -> Optional[Path]:
+    """The file of a SQLite engine opened by path (not in memory, not a file: URI), else None."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or \
+            database.startswith("file:"):
+        return None
+    return Path(database)
 
 
 def make_engine(url: str) -> Engine:
@@ -186,9 +229,16 @@ def has_fts5(engine: Engine) -> bool:
 
 
 def create_console_tables(engine: Engine) -> None:
-    """Creates the console's tables (and on SQLite its FTS5 search index) if missing."""
-    if engine.dialect.name == "sqlite":
-        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    """Creates the console's tables (and on SQLite its FTS5 search index) if missing; a SQLite
+    file is made private (mode 600) and put in WAL mode first."""
+    path = _sqlite_file(engine)
+    if path is not None:
+        make_private(path)
+        with sqlite3.connect(path, timeout=5) as connection:
+            # Readers (pages) no longer wait for the indexer's writes, nor it for them.
+            connection.execute("PRAGMA journal_mode=WAL")
+        connection.close()
+        make_private(path)  # the -wal and -shm files just created
     metadata.create_all(engine)
     if has_fts5(engine):
         with engine.begin() as db:

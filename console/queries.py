@@ -101,46 +101,128 @@ def intents(dbs: Databases) -> List[str]:
 
 
 QUEUE_PAGE = 200
+_OPEN = or_(callback_marks.c.called.is_(None), callback_marks.c.called == False)  # noqa: E712
+_CALLED = callback_marks.c.called == True  # noqa: E712
 
 
-def callback_count(dbs: Databases, status: str) -> int:
-    query = select(func.count()).select_from(
-        callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == callbacks.c.id))
-    called = callback_marks.c.called == True  # noqa: E712
-    if status == "open":
-        query = query.where(or_(callback_marks.c.called.is_(None), ~called))
-    elif status == "called":
-        query = query.where(called)
-    with dbs.console.connect() as db:
-        return db.execute(query).scalar()
+def phone_key(phone: Optional[str]) -> str:
+    """The digits of a phone number: requests whose numbers share them are one caller."""
+    return re.sub(r"\D", "", phone or "")
 
 
-def callback_queue(dbs: Databases, status: str = "open",
-                   limit: Optional[int] = None) -> List[Dict[str, Any]]:
-    """Completed callback requests, oldest open first; status "open", "called" or "all"."""
+def _callback_select():
     k = callbacks.c
-    query = (
+    return (
         select(k.id, k.sender_id, k.requested_at, k.name, k.phone, k.preferred_time, k.question,
                callback_marks.c.called, callback_marks.c.note, callback_marks.c.updated_by,
                callback_marks.c.updated_at)
         .select_from(callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == k.id))
     )
-    called = callback_marks.c.called == True  # noqa: E712
+
+
+def _tidy(row: Dict[str, Any]) -> Dict[str, Any]:
+    row["called"] = bool(row["called"])
+    row["note"] = row["note"] or ""
+    row["question"] = mask(row["question"])
+    return row
+
+
+def callback_count(dbs: Databases, status: str) -> int:
+    """Callback requests (each one, not merged) with this status."""
+    query = select(func.count()).select_from(
+        callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == callbacks.c.id))
     if status == "open":
-        query = query.where(or_(callback_marks.c.called.is_(None), ~called)).order_by(k.requested_at)
+        query = query.where(_OPEN)
     elif status == "called":
-        query = query.where(called).order_by(desc(k.requested_at))
+        query = query.where(_CALLED)
+    with dbs.console.connect() as db:
+        return db.execute(query).scalar()
+
+
+def _requests(dbs: Databases, status: str, limit: Optional[int] = None) -> List[Dict[str, Any]]:
+    k = callbacks.c
+    query = _callback_select()
+    if status == "open":
+        query = query.where(_OPEN).order_by(k.requested_at, k.id)
+    elif status == "called":
+        query = query.where(_CALLED).order_by(desc(k.requested_at), desc(k.id))
     else:
-        query = query.order_by(desc(k.requested_at))
+        query = query.order_by(desc(k.requested_at), desc(k.id))
     if limit:
         query = query.limit(limit)
     with dbs.console.connect() as db:
-        rows = [dict(r._mapping) for r in db.execute(query)]
+        return [dict(r._mapping) for r in db.execute(query)]
+
+
+def callback_queue(dbs: Databases, status: str = "open",
+                   limit: Optional[int] = None) -> List[Dict[str, Any]]:
+    """Every completed callback request, one row each (the exports), oldest open first;
+    status "open", "called" or "all"."""
+    return [_tidy(row) for row in _requests(dbs, status, limit)]
+
+
+def _entry(requests: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """One queue entry for requests from one number (oldest first): the latest request's
+    details, how many there are, and the most recently saved note."""
+    entry = dict(requests[-1])
+    marked = [r for r in requests if r["updated_at"] is not None]
+    last_mark = max(marked, key=lambda r: r["updated_at"]) if marked else None
+    for field in ("note", "updated_by", "updated_at"):
+        entry[field] = last_mark[field] if last_mark else ("" if field == "note" else None)
+    entry.update(requests=len(requests), ids=[r["id"] for r in requests],
+                 sender_ids=[r["sender_id"] for r in requests],
+                 first_requested_at=requests[0]["requested_at"])
+    return entry
+
+
+def merge_by_phone(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Open requests (oldest first) -> entries, one per phone number (compared by digits),
+    ordered by their first request: who has waited longest comes first."""
+    groups: Dict[str, List[Dict[str, Any]]] = {}
     for row in rows:
-        row["called"] = bool(row["called"])
-        row["note"] = row["note"] or ""
-        row["question"] = mask(row["question"])
-    return rows
+        digits = phone_key(row["phone"])
+        groups.setdefault(digits or f"request {row['id']}", []).append(row)
+    return sorted((_entry(g) for g in groups.values()),
+                  key=lambda e: (e["first_requested_at"], e["ids"][0]))
+
+
+def callback_entries(dbs: Databases, status: str = "open",
+                     limit: Optional[int] = None) -> Dict[str, Any]:
+    """The queue page: open requests from the same number merged into one entry (the latest
+    request's details; `requests`, `ids`, `sender_ids`, `first_requested_at` for all of them);
+    called requests one by one, as each was marked. Open entries oldest first, else newest
+    first. {"total": entries, "requests": requests, "callbacks": up to `limit` entries}."""
+    entries: List[Dict[str, Any]] = []
+    requests = total = 0
+    if status in ("open", "all"):
+        rows = _requests(dbs, "open")  # all of them: merging needs every number
+        entries = merge_by_phone(rows)
+        requests, total = len(rows), len(entries)
+    if status in ("called", "all"):
+        called = [_entry([row]) for row in _requests(dbs, "called", limit)]
+        count = callback_count(dbs, "called")
+        requests, total = requests + count, total + count
+        if status == "called":
+            entries = called
+        else:
+            entries = sorted(entries + called, key=lambda e: (e["requested_at"], e["id"]),
+                             reverse=True)
+    shown = entries[:limit] if limit else entries
+    return {"total": total, "requests": requests, "callbacks": [_tidy(e) for e in shown]}
+
+
+def callback_group(db, callback_id: int) -> List[int]:
+    """The requests one entry of the queue stands for, given the id it shows (its latest): if
+    that request is open, it and every earlier open request from the same number (a request
+    that came in after the page was shown stays open); if it was called, it alone."""
+    target = db.execute(_callback_select().where(callbacks.c.id == callback_id)).first()
+    if target is None:
+        return []
+    digits = phone_key(target.phone)
+    if target.called or not digits:
+        return [callback_id]
+    earlier = db.execute(_callback_select().where(and_(_OPEN, callbacks.c.id <= callback_id)))
+    return sorted(row.id for row in earlier if phone_key(row.phone) == digits)
 
 
 def callback_exists(dbs: Databases, callback_id: int) -> bool:
@@ -234,11 +316,18 @@ def save_review(dbs: Databases, sender_id: str, reviewed: bool, note: str, staff
                  "updated_at": time.time()})
 
 
-def save_callback_mark(dbs: Databases, callback_id: int, called: bool, note: str, staff: str) -> None:
+def save_callback_mark(dbs: Databases, callback_id: int, called: bool, note: str,
+                       staff: str) -> List[int]:
+    """Marks the queue entry shown with `callback_id` (see callback_group) called or not, with a
+    note; returns the ids of the requests marked."""
+    now = time.time()
     with dbs.console.begin() as db:
-        _upsert(db, callback_marks, callback_marks.c.callback_id, callback_id,
-                {"called": called, "note": note[:MAX_NOTE], "updated_by": staff,
-                 "updated_at": time.time()})
+        ids = callback_group(db, callback_id)
+        for request_id in ids:
+            _upsert(db, callback_marks, callback_marks.c.callback_id, request_id,
+                    {"called": called, "note": note[:MAX_NOTE], "updated_by": staff,
+                     "updated_at": now})
+    return ids
 
 
 def log(dbs: Databases, actor: str, action: str, detail: str = "") -> None:

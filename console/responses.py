@@ -5,6 +5,7 @@ from typing import Any, Dict
 from jinja2 import Environment, FileSystemLoader
 from sanic import response
 
+from console import incidents
 from console.exports import to_json
 from console.filters import local_time
 
@@ -28,8 +29,11 @@ HEADERS = {
 
 
 def html(request, template: str, status: int = 200, **context: Any):
+    """A page; for a logged-in user with the tracker store incident banner when one applies."""
     context.setdefault("user", getattr(request.ctx, "user", None))
     context.setdefault("csrf", getattr(request.ctx, "csrf", ""))
+    if context["user"] and "store_alert" not in context:
+        context["store_alert"] = incidents.alert(request.app.ctx.spool)
     body = TEMPLATES.get_template(template).render(request=request, **context)
     return response.html(body, status=status)
 

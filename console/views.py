@@ -1,10 +1,14 @@
 """The pages. Each answers as HTML, and as JSON at the same path with a .json suffix."""
+import logging
 from typing import Tuple
 
 from sanic import response
 from sanic.exceptions import NotFound
+from sqlalchemy import desc, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from console import queries, similarity
+from console import incidents, queries, similarity
+from console.db import events, index_state
 from console.exports import nlu_stubs, to_csv, to_json
 from console.filters import BadInput, parse_filters, today
 from console.masking import mask
@@ -18,6 +22,7 @@ CALLBACK_COLUMNS = ("id", "sender_id", "requested_at", "name", "phone", "preferr
 TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons")
 CALLBACK_STATUSES = ("open", "called", "all")
 MAX_EXPORT_ROWS = 200000
+logger = logging.getLogger("console")
 
 
 def split_format(name: str, formats: Tuple[str, ...] = ("json", "csv")) -> Tuple[str, str]:
@@ -40,7 +45,32 @@ def _unmasked(request) -> bool:
     return value == "1"
 
 
+def databases_answer(dbs) -> bool:
+    """Whether the tracker store and the console's database both answer: one primary-key read
+    from a table of each (a bare SELECT 1 would not even open a SQLite file)."""
+    checks = (("tracker store", dbs.tracker, select(events.c.id).order_by(desc(events.c.id))),
+              ("console database", dbs.console,
+               select(index_state.c.last_event_id).where(index_state.c.id == 1)))
+    for name, engine, query in checks:
+        try:
+            with engine.connect() as db:
+                db.execute(query.limit(1)).first()
+        except SQLAlchemyError as problem:
+            logger.warning("health check: the %s does not answer (%s)", name,
+                           type(problem).__name__)
+            return False
+    return True
+
+
 def register(app) -> None:
+    @app.get("/health")
+    async def health(request):
+        """For monitors and load balancers: no login, no data, only whether both databases
+        answer (200 {"status": "ok"}) or not (503 {"status": "error"})."""
+        if databases_answer(request.app.ctx.dbs):
+            return json({"status": "ok"})
+        return json({"status": "error"}, status=503)
+
     @app.get("/")
     async def home(request):
         return response.redirect("/conversations", status=302)
@@ -109,13 +139,13 @@ def register(app) -> None:
     async def callback_page(request):
         status = _callback_status(request)
         dbs = request.app.ctx.dbs
-        # One screenful: the oldest open requests first (the exports have them all).
-        rows = queries.callback_queue(dbs, status, limit=queries.QUEUE_PAGE)
-        total = queries.callback_count(dbs, status)
+        # One screenful: the oldest open requests first, those from one number merged (the
+        # exports have every request).
+        found = queries.callback_entries(dbs, status, limit=queries.QUEUE_PAGE)
         if request.path.endswith(".json"):
-            return json({"status": status, "total": total, "callbacks": rows})
-        return html(request, "callbacks.html", callbacks=rows, shown=status, total=total,
-                    statuses=CALLBACK_STATUSES)
+            return json(dict(found, status=status))
+        return html(request, "callbacks.html", callbacks=found["callbacks"], shown=status,
+                    total=found["total"], requests=found["requests"], statuses=CALLBACK_STATUSES)
 
     @app.post("/callbacks/<callback_id:int>/called")
     async def mark_called(request, callback_id: int):
@@ -123,8 +153,11 @@ def register(app) -> None:
         if not queries.callback_exists(dbs, callback_id):
             raise NotFound("no such callback request")
         form = form_values(request)
-        queries.save_callback_mark(dbs, callback_id, form.get("called") == "1",
-                                   form.get("note", ""), request.ctx.user)
+        called = form.get("called") == "1"
+        marked = queries.save_callback_mark(dbs, callback_id, called, form.get("note", ""),
+                                            request.ctx.user)
+        queries.log(dbs, request.ctx.user, "callback_called" if called else "callback_open",
+                    "requests " + ", ".join(str(i) for i in marked))
         back = form.get("status") if form.get("status") in CALLBACK_STATUSES else "open"
         return response.redirect(f"/callbacks?status={back}", status=303)
 
@@ -140,3 +173,16 @@ def register(app) -> None:
             return json({"filters": filters.query_args(), "groups": [
                 dict(g, texts=[{"text": t, "count": c} for t, c in g["texts"]]) for g in groups]})
         return html(request, "unanswered.html", groups=groups, filters=filters)
+
+    @app.get("/incidents")
+    @app.get("/incidents.json", name="incidents_json")
+    async def incident_list(request):
+        try:
+            found = incidents.recent(request.app.ctx.spool)
+        except incidents.Unreadable:
+            found = None
+        if request.path.endswith(".json"):
+            if found is None:
+                return json({"error": "the incident record could not be read"}, status=503)
+            return json(found)
+        return html(request, "incidents.html", found=found)

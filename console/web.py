@@ -1,7 +1,15 @@
-"""The console's Sanic app: login, the session check in front of every route, CSRF on every POST."""
+"""The console's Sanic app: login, the session check in front of every route, CSRF on every POST.
+
+Only /login and /health answer without a session (/health says only whether both databases
+answer). Logins are throttled per (user name, client address) and per client address
+(console/auth.py); the client address is the peer's, or, from a proxy in
+CONSOLE_TRUSTED_PROXIES, taken from X-Forwarded-For (visitors/address.py).
+"""
 import itertools
 import logging
+import os
 import secrets
+from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
@@ -9,7 +17,8 @@ from sanic import Sanic, response
 from sanic.exceptions import NotFound, SanicException
 
 from console import auth, indexer, views
-from console.db import Databases
+from visitors.address import client_address, parse_trusted
+from console.db import Databases, spool_path
 from console.filters import BadInput
 from console.queries import log
 from console.responses import add_security_headers, error, form_values, html, wants_json
@@ -17,7 +26,8 @@ from console.responses import add_security_headers, error, form_values, html, wa
 logger = logging.getLogger("console")
 SESSION_COOKIE = "console_session"
 PRE_LOGIN_COOKIE = "console_login"
-OPEN_PATHS = {"/login"}  # the only route that answers without a session
+HEALTH_PATH = "/health"
+OPEN_PATHS = {"/login", HEALTH_PATH}  # the only routes that answer without a session
 _names = itertools.count()
 
 
@@ -39,16 +49,32 @@ def safe_next(target: Optional[str]) -> str:
     return "/conversations"
 
 
+def client_ip(request) -> str:
+    """The address a request comes from (see visitors/address.py)."""
+    return client_address(request.ip, request.headers.getall("x-forwarded-for", []),
+                          request.app.ctx.trusted_proxies)
+
+
 def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
-               secure_cookies: bool = False) -> Sanic:
+               secure_cookies: bool = False, trusted_proxies: Optional[str] = None,
+               spool: Optional[Path] = None) -> Sanic:
+    """The app. trusted_proxies defaults to CONSOLE_TRUSTED_PROXIES (ValueError if malformed),
+    spool to TRACKER_SPOOL_DB or <VAR_DIR>/tracker-spool.db."""
+    if trusted_proxies is None:
+        trusted_proxies = os.environ.get("CONSOLE_TRUSTED_PROXIES", "")
+    trusted = parse_trusted(trusted_proxies)
     app = Sanic(f"clinic_console_{next(_names)}")
     app.config.REQUEST_MAX_SIZE = 64 * 1024  # forms only: a note is a few kB
     app.ctx.dbs = dbs or Databases()
     app.ctx.secret = secret or auth.load_secret()
     app.ctx.secure = secure_cookies
+    app.ctx.trusted_proxies = trusted
+    app.ctx.spool = spool or spool_path()
 
     @app.middleware("request")
     async def require_login(request):
+        if request.path == HEALTH_PATH:
+            return None  # answers even when the console's own database does not
         dbs, secret = request.app.ctx.dbs, request.app.ctx.secret
         token = request.cookies.get(SESSION_COOKIE)
         found = auth.session_user(dbs, token)
@@ -101,19 +127,21 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
         if not auth.csrf_ok(secret, "login:" + (pre or ""), form.get("csrf")) or not pre:
             return _login_page(request, 403, "The form expired. Please try again.")
         username = form.get("username", "").strip()[:64]
-        keys = [f"user:{username.lower()}", f"ip:{request.ip}"]
-        wait = auth.wait_seconds(dbs, keys)
+        address = client_ip(request)
+        wait = auth.wait_seconds(dbs, username, address)
         if wait:
+            logger.warning("console login refused: too many failures, %d s to wait", wait)
             page = _login_page(request, 429, f"Too many failed attempts. Try again in {wait} s.")
             page.headers["Retry-After"] = str(wait)
             return page
         user_id = auth.authenticate(dbs, username, form.get("password", ""))
         if user_id is None:
-            auth.record_failure(dbs, keys)
-            logger.warning("failed console login for %r from %s", username, request.ip)
+            auth.record_failure(dbs, username, address)
+            # No user name and no address in the log: they are personal data.
+            logger.warning("failed console login")
             return _login_page(request, 401, "Wrong user name or password.")
-        auth.clear_failures(dbs, keys[0])
-        log(dbs, username, "login", f"from {request.ip}")
+        auth.clear_failures(dbs, username, address)
+        log(dbs, username, "login", f"from {address}")
         resp = response.redirect(safe_next(form.get("next")), status=303)
         set_cookie(resp, SESSION_COOKIE, auth.start_session(dbs, user_id), auth.SESSION_SECONDS,
                    request.app.ctx.secure)

@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import pytest
 import requests
@@ -18,8 +18,13 @@ from tests.e2e.conftest import chat, new_sender, start_servers
 PASSWORD = "a long enough staff password"
 SCRIPT = "<script>alert('xss')</script>"
 # What each scenario says, through the REST channel. The phrasing of the handoff, emergency and
-# out-of-scope lines is what tests/e2e relies on for those answers.
+# out-of-scope lines is what tests/e2e relies on for those answers. Three callback requests:
+# two from Jane's number typed differently ("callback" is the later one), one from Dana.
 SCENARIOS = {
+    "callback_earlier": ["is cryotherapy safe for me", "could I make an appointment for next week",
+                         "yes", "Jane Doe", "+1 314 555 0142", "friday after 3pm", "yes"],
+    "callback_other": ["how long is a session", "I want to book an appointment", "yes",
+                       "Dana Whitfield", "636.555.0188", "tuesday after lunch", "yes"],
     "callback": ["hi there", "what does a cryotherapy session cost me",
                  "I want to book an appointment", "yes",
                  f"Jane {SCRIPT} Doe", "314-555-0142", "weekday mornings", "yes"],
@@ -92,9 +97,14 @@ def console_cli(workdir: Path, tracker_db: Path, *args: str, stdin: str = "",
 
 
 def console_env(workdir: Path, tracker_db: Path) -> Dict[str, str]:
+    """Everything in `workdir`: nothing read from or written to the repo's var/ (the spool
+    there may be a running assistant's), and no proxy trusted."""
     return {"TRACKER_DB": str(tracker_db),
             "CONSOLE_DB_URL": f"sqlite:///{workdir / 'console.db'}",
-            "CONSOLE_SECRET": "test-secret-" + workdir.name}
+            "CONSOLE_SECRET": "test-secret-" + workdir.name,
+            "VAR_DIR": str(workdir),
+            "TRACKER_SPOOL_DB": str(workdir / "tracker-spool.db"),
+            "CONSOLE_TRUSTED_PROXIES": ""}
 
 
 @dataclass
@@ -126,10 +136,14 @@ class Console:
         self.servers.stop()
 
 
-def start_console(workdir: Path, tracker_db: Path, user: str = "staff") -> Console:
-    """A console process reading `tracker_db`, with its own tables in `workdir`, and one user."""
-    console_cli(workdir, tracker_db, "create-user", user, "--password-stdin", stdin=PASSWORD + "\n")
-    env = console_env(workdir, tracker_db)
+def start_console(workdir: Path, tracker_db: Path, user: str = "staff",
+                  env: Optional[Dict[str, str]] = None, users: Tuple[str, ...] = ()) -> Console:
+    """A console process reading `tracker_db`, with its own tables in `workdir`, the user `user`
+    (and `users`, all with PASSWORD), and `env` added to its environment."""
+    for name in (user, *users):
+        console_cli(workdir, tracker_db, "create-user", name, "--password-stdin",
+                    stdin=PASSWORD + "\n")
+    env = dict(console_env(workdir, tracker_db), **(env or {}))
     servers = Servers(rasa_port=0, action_port=0, tracker_db=tracker_db, workdir=workdir,
                       log_dir=workdir, env=env)
     servers.start_console(console_db=workdir / "console.db")

@@ -22,7 +22,7 @@ from typing import Dict, List, Tuple
 
 import requests
 
-from scripts.serve import Servers, free_port
+from scripts.serve import LOAD_TEST, Servers, free_port
 from tests.console.conftest import SCENARIOS, start_console
 from tests.e2e.conftest import chat
 
@@ -43,7 +43,7 @@ WORDS = [f"{a}{b}" for a in ("spine", "knee", "ice", "neck", "hip", "cold", "ach
 
 def record(workdir: Path) -> Tuple[Path, Dict[str, str]]:
     servers = Servers(rasa_port=free_port(), action_port=free_port(),
-                      tracker_db=workdir / "template.db", workdir=workdir, log_dir=workdir)
+                      tracker_db=workdir / "template.db", workdir=workdir, log_dir=workdir, **LOAD_TEST)
     senders = {}
     try:
         servers.start()

@@ -28,6 +28,11 @@ def answers(dbs, sender):
                              r["emergency"], r["reviewed"], r["first_question"]) for r in rows]
     found["callbacks"] = [(c["sender_id"], c["name"], c["phone"], c["question"], c["called"])
                           for c in queries.callback_queue(dbs, "all")]
+    for status in ("open", "called", "all"):
+        entries = queries.callback_entries(dbs, status)
+        found[f"entries {status}"] = (entries["total"], entries["requests"], [
+            (e["sender_ids"], e["requests"], e["preferred_time"], e["called"], e["note"])
+            for e in entries["callbacks"]])
     found["unanswered"] = sorted(queries.unanswered_messages(dbs, parse_filters({})))
     found["intents"] = queries.intents(dbs)
     found["transcript"] = [(t["kind"], t["text"]) for t in queries.transcript(dbs, sender)]
@@ -53,6 +58,8 @@ def test_postgresql_answers_as_sqlite(recorded, tmp_path_factory):
     for dbs in (lite, pg):
         indexer.index_all(dbs, limit=50)
         queries.save_review(dbs, recorded.senders["emergency"], True, "seen", "kim")
+        jane = queries.callback_entries(dbs)["callbacks"][0]  # two requests, one entry
+        assert queries.save_callback_mark(dbs, jane["id"], True, "done", "kim") == jane["ids"]
     assert answers(pg, sender) == answers(lite, sender)
     assert retention.delete_older_than(pg, 30, "test") == 1
     assert recorded.senders["old"] not in {
