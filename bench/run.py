@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run            # full: under 15 minutes on 2 cores
     .venv/bin/python -m bench.run --quick    # a few minutes, for development
     .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
+    .venv/bin/python -m bench.run --faults [--smoke]  # soak and fault suite (bench/faults.py)
 
 Writes bench/results.json and bench/results.md (or into --out).
 """
@@ -17,9 +18,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Dict
 
-from bench import conversations, load, nlu, starter, training
+from bench import conversations, faults, load, nlu, starter, training
 from bench.report import markdown
-from scripts.serve import ROOT, Servers, free_port
+from scripts.serve import LOAD_TEST, ROOT, Servers, free_port
 
 MODES = {
     # conversations for latency, messages per throughput run, concurrencies, CV folds
@@ -83,7 +84,7 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
 
         ours_servers = Servers(rasa_port=free_port(), action_port=free_port(),
                                tracker_db=scratch / "ours.db", workdir=scratch / "ours",
-                               model=ours_model, log_dir=scratch / "ours")
+                               model=ours_model, log_dir=scratch / "ours", **LOAD_TEST)
         starter_servers = Servers(rasa_port=free_port(), action_port=free_port(),
                                   tracker_db=scratch / "starter.db", workdir=scratch / "st",
                                   model=baseline.model, log_dir=scratch / "st",
@@ -130,10 +131,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_const", dest="mode", const="quick")
     parser.add_argument("--smoke", action="store_const", dest="mode", const="smoke")
+    parser.add_argument("--faults", action="store_true", help="only the soak and fault suite")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
+    if args.faults:
+        run_faults("smoke" if args.mode == "smoke" else "full", args.out)
+        return
     results = run(args.mode or "full", args.out)
     print(markdown(results))
+
+
+def run_faults(scale: str, out: Path) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
+        results = faults.soak(scale, Path(scratch), progress)
+    results = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "mode": scale,
+               "machine": machine(), **results}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "faults.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "faults.md").write_text(faults.markdown(results))
+    print(faults.markdown(results))
+    return results
 
 
 if __name__ == "__main__":
