@@ -16,7 +16,9 @@ from actions.replies import (
     latest_entities,
     latest_intent,
     phone_button,
+    say_safety_line,
     source_line,
+    without_booking,
 )
 
 # Key words of the body_part entity, most specific first: "my lower back pain" -> "lower back".
@@ -59,6 +61,7 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = latest_intent(tracker)
+        safety_first = say_safety_line(dispatcher, tracker)
         if intent not in QUESTION_INTENTS:
             dispatcher.utter_message(text=CONTENT.messages["out_of_scope"], buttons=[phone_button()])
             return []
@@ -71,7 +74,8 @@ class ActionAnswerFaq(Action):
             parts.append(answer.body_part.replace("{body_part}", named[0]))
         parts.append(source_line(answer.sources[:1]))
         buttons = [dict(TELL_ME_MORE)] if answer.more else []
-        buttons += intent_buttons(answer.suggestions)
+        suggestions = without_booking(answer.suggestions) if safety_first else answer.suggestions
+        buttons += intent_buttons(suggestions)
         dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons)
         return [SlotSet("last_answer", intent)]
 

@@ -16,7 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.content import us_phone
-from actions.replies import CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button
+from actions.replies import (
+    CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
+)
 from visitors.limits import SlidingWindow
 
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
@@ -78,6 +80,11 @@ def cleared_form() -> List[Dict[Text, Any]]:
 class ValidateCallbackForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_callback_form"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict):
+        # A red flag in an unclear context, mid-form: the safety line first, then the form.
+        say_safety_line(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
 
     async def extract_callback_name(self, dispatcher, tracker: Tracker, domain: DomainDict):
         text = reply_to(tracker, "callback_name")

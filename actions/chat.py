@@ -4,7 +4,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import CONTENT, intent_buttons, latest_intent, phone_button
+from actions.replies import (
+    CONTENT, intent_buttons, latest_intent, phone_button, say_safety_line, without_booking,
+)
 
 # intent -> (message key in answers.yml, whether the phone button goes with it)
 REPLIES = {
@@ -28,9 +30,11 @@ class ActionChatReply(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = latest_intent(tracker)
+        safety_first = say_safety_line(dispatcher, tracker)
         key, with_phone = REPLIES.get(intent, ("out_of_scope", True))
         buttons = [phone_button()] if with_phone else []
         if intent in ("greet", "affirm"):
-            buttons = intent_buttons(GREETING_TOPICS)
+            topics = without_booking(GREETING_TOPICS) if safety_first else GREETING_TOPICS
+            buttons = intent_buttons(topics)
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=buttons)
         return []

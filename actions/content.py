@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 import yaml
 
+from triage.rules import FLAGS
+
 CONTENT_DIR = Path(os.environ.get("CLINIC_CONTENT_DIR", Path(__file__).parents[1] / "content"))
 
 # Intents answered from answers.yml: each needs an entry, and each entry a source.
@@ -66,7 +68,13 @@ MESSAGE_KEYS = (
     "not_saved",
     "rate_limited",
     "callback_limit",
-)
+    "emergency_self_harm",
+    "emergency_es",
+    "emergency_self_harm_es",
+    "other_language_es",
+    "other_language",
+    "possible_unknown",
+) + tuple(f"possible_{flag}" for flag in FLAGS)  # the safety line for each red flag
 
 ANSWER_KEYS = {"title", "text", "more", "body_part", "sources", "suggestions"}
 CLINIC_KEYS = {

@@ -1,21 +1,27 @@
 """When the bot is unsure or the question is not one it can answer.
 
 Two close guesses: offer both as buttons plus "something else" (as Sara, the Rasa demo bot,
-does). Otherwise: say what the bot can help with, and give the phone number.
+does). Otherwise: say what the bot can help with, and give the phone number. A message in
+another language gets the phone number in Spanish or in plain English. Every reply here
+carries 911 and 988.
 """
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import CONTENT, intent_buttons, intent_title, latest_intent, phone_button
+from actions.replies import (
+    CONTENT, intent_buttons, intent_title, latest_intent, latest_triage, phone_button,
+    say_safety_line,
+)
 
 # Two guesses are "close" when the second has at least this confidence and trails the first
 # by at most CLOSE_GAP: then either is a fair reading of the message.
 MIN_SECOND = 0.15
 CLOSE_GAP = 0.3
-# What "nothing fits" offers instead.
-HELP_TOPICS = ("ask_what_is_cryotherapy", "ask_safety", "ask_cost", "book_appointment")
+# What "nothing fits" offers instead: never booking (the message may be about an emergency we
+# did not recognise; the reply carries 911 and 988).
+HELP_TOPICS = ("ask_what_is_cryotherapy", "ask_safety", "ask_cost")
 
 
 def close_guesses(ranking: List[Dict[Text, Any]]) -> List[Text]:
@@ -36,6 +42,12 @@ class ActionFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        language = latest_triage(tracker).get("language") or "en"
+        if language != "en":
+            key = "other_language_es" if language == "es" else "other_language"
+            dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
+            return []
+        say_safety_line(dispatcher, tracker)
         guesses = []
         if latest_intent(tracker) == "nlu_fallback":
             guesses = close_guesses(tracker.latest_message.get("intent_ranking") or [])

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.callback_form import cleared_form
-from actions.replies import CONTENT, YES_NO, latest_intent, phone_button
+from actions.replies import CONTENT, YES_NO, latest_intent, phone_button, say_safety_line
 
 
 class ActionHandoff(Action):
@@ -22,7 +22,10 @@ class ActionHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         booking = latest_intent(tracker) == "book_appointment"
         key = "book_appointment" if booking else "handoff"
+        safety_first = say_safety_line(dispatcher, tracker)
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
+        if safety_first:
+            return []  # no callback pitch to someone who may need the emergency room
         if tracker.active_loop_name != "callback_form":
             dispatcher.utter_message(text=CONTENT.messages["offer_callback"], buttons=list(YES_NO))
             return []

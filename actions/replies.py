@@ -1,5 +1,5 @@
 """What every action shares: the content, loaded once at start-up, and the pieces of a reply
-(phone button, question buttons, source lines)."""
+(phone button, question buttons, source lines, the triage safety line)."""
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from actions.content import FAQ_INTENTS, Source, load_or_exit
@@ -51,3 +51,40 @@ def latest_entities(tracker, entity: Text) -> List[Text]:
         for e in tracker.latest_message.get("entities") or []
         if e.get("entity") == entity
     ]
+
+
+def latest_triage(tracker) -> Dict[Text, Any]:
+    """The triage of the visitor's latest message (components/triage.py): level, flags and
+    language; an empty level for a message that was not triaged (a button payload)."""
+    return tracker.latest_message.get("triage") or {}
+
+
+def said_this_turn(tracker, kind: Text) -> bool:
+    """Whether a reply of this `custom` kind was already sent since the visitor's message (a
+    question in the middle of the callback form runs two actions)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and ((event.get("data") or {}).get("custom") or {}
+                                            ).get("kind") == kind:
+            return True
+    return False
+
+
+def say_safety_line(dispatcher, tracker) -> bool:
+    """At triage level `possible`: one short line first ("If you have ... right now, call 911
+    ..."), marked for the widget. True when the level is `possible`: the caller then leaves out
+    any booking pitch in this turn."""
+    triage = latest_triage(tracker)
+    if triage.get("level") != "possible":
+        return False
+    if not said_this_turn(tracker, "safety"):
+        flags = triage.get("flags") or []
+        flag = "self_harm" if "self_harm" in flags else (flags[0] if flags else "unknown")
+        dispatcher.utter_message(text=CONTENT.messages[f"possible_{flag}"],
+                                 json_message={"kind": "safety"})
+    return True
+
+
+def without_booking(intents: Iterable[Text]) -> List[Text]:
+    return [i for i in intents if i != "book_appointment"]

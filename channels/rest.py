@@ -74,6 +74,18 @@ def clean_text(text: Text) -> Text:
     return CONTROL_CHARACTERS.sub(" ", text).strip()
 
 
+def merge_custom(messages: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """Rasa sends a reply's `custom` part ({"kind": "emergency"}) as a message of its own; the
+    widget needs it on the reply it belongs to, so it joins the message before it."""
+    merged: List[Dict[Text, Any]] = []
+    for message in messages:
+        if merged and set(message) <= {"recipient_id", "custom"} and "custom" in message:
+            merged[-1] = {**merged[-1], "custom": message["custom"]}
+        else:
+            merged.append(message)
+    return merged
+
+
 def unsaved_conversations(app: Any) -> int:
     store = getattr(app.ctx.agent.tracker_store, "_tracker_store", None)  # inside FailSafe
     return store.waiting() if isinstance(store, SpoolingSQLTrackerStore) else 0
@@ -186,7 +198,7 @@ class ClinicRestInput(InputChannel):
         except Exception:
             logger.exception("rest channel: the turn failed; the visitor got the phone number")
             return response.json(self._reply(sender, "unavailable"))
-        replies = collector.messages
+        replies = merge_custom(collector.messages)
         if not replies:
             # Rasa logs a failed custom action and carries on silently; the visitor must not
             # be left without an answer.
@@ -201,8 +213,11 @@ class ClinicRestInput(InputChannel):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            """"ok", or "degraded" while visitor turns wait to be written to the tracker
-            store (stores/spooling_sql.py); no conversation data."""
+            """"ok"; "degraded" while visitor turns wait to be written to the tracker store
+            (stores/spooling_sql.py); 503 when no model could be loaded. No conversation data."""
+            agent = request.app.ctx.agent
+            if agent is None or not agent.is_ready():
+                return response.json({"status": "no model loaded"}, 503)
             waiting = unsaved_conversations(request.app)
             return response.json({"status": "degraded" if waiting else "ok",
                                   "conversations_waiting_to_be_saved": waiting})

@@ -1,5 +1,5 @@
 """The clinic assistant's own spaCy pipeline: blank English, a lookup lemmatizer from
-spacy-lookups-data, and an EntityRuler whose patterns live in patterns/*.yml.
+spacy-lookups-data, and an EntityRuler whose patterns (body parts) live in patterns/*.yml.
 
 Rasa's SpacyNLP loads it by name (spacy.load("en_clinic_pipeline")). It is built when loaded
 rather than saved to disk, so an edited pattern file takes effect at the next `rasa train`
@@ -18,7 +18,7 @@ from spacy.language import Language
 PACKAGE_DIR = Path(__file__).parent
 PATTERN_DIR = PACKAGE_DIR / "patterns"
 META_PATH = PACKAGE_DIR / "meta.json"
-LABELS = ("body_part", "red_flag", "self_harm")
+LABELS = ("body_part",)  # red flags are triage/'s job (triage/rules.yml)
 
 Pattern = Union[str, List[Dict[str, Any]]]
 

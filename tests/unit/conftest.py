@@ -25,9 +25,11 @@ def load_tracker(
     ranking: Optional[List[Dict[str, Any]]] = None,
     entities: Iterable[Tuple[str, str]] = (),
     slots: Optional[Dict[str, Any]] = None,
+    triage: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
     """tests/data/trackers/<fixture>.json as a Tracker, with the latest message and slots
-    overridden. `entities` are (entity, value) pairs; the last user event is kept in step."""
+    overridden. `entities` are (entity, value) pairs; `triage` is what components/triage.py
+    puts in the parse data; the last user event is kept in step."""
     state = json.loads((TRACKERS / f"{fixture}.json").read_text(encoding="utf-8"))
     message = state["latest_message"]
     if text is not None:
@@ -46,12 +48,15 @@ def load_tracker(
                 {"entity": entity, "value": value, "start": start, "end": start + len(value),
                  "extractor": "SpacyEntityExtractor"}
             )
+    if triage is not None:
+        message["triage"] = {"level": "none", "flags": [], "language": "en", **triage}
     state["slots"].update(slots or {})
     user_event = state["events"][-1]
     assert user_event["event"] == "user", f"{fixture}.json must end with the user's message"
     user_event["text"] = message["text"]
     user_event["parse_data"] = {
-        key: message[key] for key in ("text", "intent", "intent_ranking", "entities")
+        key: message[key] for key in ("text", "intent", "intent_ranking", "entities", "triage")
+        if key in message
     }
     return Tracker.from_dict(state)
 

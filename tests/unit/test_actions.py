@@ -135,7 +135,7 @@ def test_only_the_first_body_part_is_named(make_tracker, run_action):
 
 @pytest.mark.parametrize("intent, entities", [
     ("ask_benefits", []), ("ask_cost", [("body_part", "my neck")]),
-    ("ask_benefits", [("red_flag", "fever")]),
+    ("ask_benefits", [("other", "fever")]),
 ])
 def test_no_body_part_sentence_without_entity_or_field(intent, entities, make_tracker, run_action):
     tracker = make_tracker("faq_question", intent=intent, text="my neck", entities=entities)
@@ -282,17 +282,22 @@ def test_book_appointment_mentions_the_free_consultation(make_tracker, run_actio
     assert "free initial consultation" in messages[0]["text"]
 
 
-@pytest.mark.parametrize("entities, first", [
-    ([], "tel:911"), ([("red_flag", "chest pain")], "tel:911"),
-    ([("self_harm", "want to die")], "tel:988"),
-    ([("red_flag", "fever"), ("self_harm", "kill myself")], "tel:988"),
+@pytest.mark.parametrize("flags, first", [
+    ([], "tel:911"), (["chest_pain"], "tel:911"), (["self_harm"], "tel:988"),
+    (["fever", "self_harm"], "tel:988"),
 ])
-def test_emergency_sends_to_911_and_988_and_nothing_else(entities, first, make_tracker, run_action):
+def test_emergency_sends_to_911_and_988_and_nothing_else(flags, first, make_tracker, run_action):
     tracker = make_tracker("faq_question", intent="emergency", confidence=1.0,
-                           text="chest pain, fever, I want to die, kill myself", entities=entities)
+                           text="chest pain, fever, I want to die, kill myself",
+                           triage={"level": "emergency", "flags": flags})
     messages, events = run_action(ActionEmergency(), tracker)
     text = messages[0]["text"]
-    assert "911" in text and "emergency room" in text and "988" in text
+    if "self_harm" in flags:
+        assert text == CONTENT.messages["emergency_self_harm"]
+        assert text.index("988") < text.index("911")
+    else:
+        assert text == CONTENT.answers["emergency"].text
+    assert messages[0]["custom"] == {"kind": "emergency"}
     urls = [b["url"] for b in messages[0]["buttons"]]
     assert urls == [first] + [u for u in ("tel:911", "tel:988") if u != first]
     assert all(b["type"] == "web_url" for b in messages[0]["buttons"])
@@ -374,3 +379,65 @@ def test_fallback_without_close_guesses_gives_phone(intent, ranking, make_tracke
     assert len(messages) == 1 and messages[0]["text"] == MESSAGES["out_of_scope"]
     assert PHONE in messages[0]["text"] and messages[0]["buttons"][0] == PHONE_BUTTON
     assert "/out_of_scope" not in payloads(messages[0]) and events == []
+
+
+@pytest.mark.parametrize("flags, key", [
+    ([], "emergency_es"), (["self_harm"], "emergency_self_harm_es"),
+])
+def test_a_spanish_emergency_is_answered_in_spanish(flags, key, make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="emergency", confidence=1.0,
+                           text="no puedo orinar", triage={"level": "emergency", "flags": flags,
+                                                           "language": "es"})
+    messages, _ = run_action(ActionEmergency(), tracker)
+    assert messages[0]["text"] == CONTENT.messages[key]
+    assert "911" in messages[0]["text"] and "988" in messages[0]["text"]
+
+
+POSSIBLE_FEVER = {"level": "possible", "flags": ["fever"]}
+
+
+def test_possible_puts_the_flags_safety_line_first_and_no_booking(make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="ask_safety", text="is it safe with a fever?",
+                           triage=POSSIBLE_FEVER)
+    messages, _ = run_action(ActionAnswerFaq(), tracker)
+    assert messages[0] == {**messages[0], "text": CONTENT.messages["possible_fever"],
+                           "custom": {"kind": "safety"}}
+    assert messages[1]["text"].startswith(CONTENT.answers["ask_safety"].text)
+    assert "/book_appointment" not in str(messages[1]["buttons"])
+
+
+def test_possible_self_harm_line_wins_over_other_flags(make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="ask_cost", text="x",
+                           triage={"level": "possible", "flags": ["fever", "self_harm"]})
+    messages, _ = run_action(ActionAnswerFaq(), tracker)
+    assert messages[0]["text"] == CONTENT.messages["possible_self_harm"]
+
+
+def test_possible_booking_gives_the_number_without_the_callback_pitch(make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="book_appointment", text="book me, fever tho",
+                           triage=POSSIBLE_FEVER)
+    messages, _ = run_action(ActionHandoff(), tracker)
+    assert [m["text"] for m in messages] == [CONTENT.messages["possible_fever"],
+                                            CONTENT.messages["book_appointment"]]
+
+
+def test_no_safety_line_at_level_none(make_tracker, run_action):
+    tracker = make_tracker("faq_question", intent="ask_cost", text="price?", triage={})
+    messages, _ = run_action(ActionAnswerFaq(), tracker)
+    assert len(messages) == 1 and not messages[0]["custom"]
+
+
+@pytest.mark.parametrize("language, key", [("es", "other_language_es"), ("fr", "other_language")])
+def test_another_language_gets_the_phone_number_and_911_988(language, key, make_tracker, run_action):
+    tracker = make_tracker("fallback", intent="out_of_scope", text="...",
+                           triage={"language": language})
+    messages, _ = run_action(ActionFallback(), tracker)
+    assert [m["text"] for m in messages] == [CONTENT.messages[key]]
+    assert all(s in messages[0]["text"] for s in ("911", "988", CONTENT.clinic.phone))
+
+
+def test_fallback_never_offers_booking_and_carries_the_safety_net(make_tracker, run_action):
+    messages, _ = run_action(ActionFallback(), make_tracker("fallback", intent="out_of_scope",
+                                                            text="pizza?"))
+    assert "/book_appointment" not in str(messages)
+    assert "911" in messages[0]["text"] and "988" in messages[0]["text"]

@@ -46,89 +46,17 @@ def test_back_as_a_direction_is_no_body_part(nlp, text):
     assert found(nlp, text, "body_part") == []
 
 
-RED_FLAGS = [
-    # loss of bladder or bowel control
-    "I can't control my bladder", "i cant control my bowels", "I cannot hold my pee",
-    "I can not control my bladder", "I lost control of my bladder", "I've lost bladder control",
-    "loss of bowel control", "I can't pee", "trouble peeing since my back went out",
-    "I wet myself this morning", "I peed myself", "I'm incontinent since yesterday",
-    "I Can't control my bladder",
-    "I CAN'T CONTROL MY BLADDER",
-    "I CANT HOLD MY PEE",
-    "I have no control over my bowels",
-    "I'm unable to control my bladder",
-    "I can't feel when I need to pee",
-    # saddle / groin numbness
-    "my groin is numb", "numbness in my groin", "saddle numbness", "tingling in my butt",
-    "I can't feel my private parts",
-    "no feeling in my groin",
-    "numb between my legs",
-    "I can't feel anything when I wipe",
-    # weakness in both legs, getting worse
-    "both my legs are weak", "weakness in both legs", "my legs keep giving out",
-    "my leg is getting weaker", "my legs went numb", "I can't walk",
-    "I can't lift my foot",
-    # major trauma
-    "I was in a car accident yesterday", "I was hit by a car", "I fell down the stairs",
-    "car crash last week", "after a bad fall",
-    "I fell off a ladder",
-    "I fell off the roof",
-    "I was rear-ended and now my back hurts",
-    # fever
-    "back pain and a fever", "I'm running a fever", "I have a high temperature", "chills and back pain",
-    # cancer history, weight loss
-    "I had breast cancer", "history of cancer", "I had chemo last year", "unexplained weight loss",
-    "I've lost weight without trying",
-    "I'm losing weight for no reason",
-    # chest pain, shortness of breath
-    "chest pain", "pain in my chest", "I'm short of breath", "shortness of breath", "I can't breathe",
-    "difficulty breathing",
-    "my chest hurts",
-    "tightness in my chest",
-    # severe headache, stiff neck, fever
-    "severe headache and a stiff neck", "stiff neck and fever", "stiff neck and headache",
-    "worst headache of my life",
-]
-
-
-@pytest.mark.parametrize("text", RED_FLAGS)
-def test_red_flag_found(nlp, text):
-    assert found(nlp, text, "red_flag")
-    assert not found(nlp, text, "self_harm")
-
-
-@pytest.mark.parametrize("text", [
-    "I want to kill myself", "I've been thinking about suicide", "I want to die",
-    "I don't want to live anymore", "I've been hurting myself", "I'm better off dead",
-    "I want to end my life", "thinking of self-harm", "I don't want to be here anymore",
-    "the pain makes me want to die", "I feel suicidal",
-    "I feel like ending it all",
-])
-def test_self_harm_found(nlp, text):
-    assert found(nlp, text, "self_harm")
-
-
-@pytest.mark.parametrize("text", [
-    "does it hurt", "my back is killing me", "how much is it", "I don't want to be on pills",
-    "can I feel the cold", "can you call me back", "is it safe if I have diabetes",
-    "I'm dying to try it", "how long is a session", "do you take insurance",
-    "I can't stand the pain", "I hurt myself lifting a box",
-])
-def test_ordinary_questions_are_no_emergency(nlp, text):
-    assert found(nlp, text, "red_flag") == [] and found(nlp, text, "self_harm") == []
-
-
 @pytest.mark.parametrize("text, where", [
-    ("red_flag: [fever\n", "not valid YAML"),
-    ("red_flag:\n  - [{LOWER: {IN: [no, zero]}}, {LOWER: control}]\n", "quote words like"),
-    ("- fever\n- chills\n", "expected a mapping"),
-    ("red_flags:\n  - fever\n", "unknown label 'red_flags'"),
-    ("red_flag: []\n", "red_flag: expected a non-empty list"),
-    ("self_harm:\n", "self_harm: expected a non-empty list"),
-    ("red_flag:\n  - fever\n  - 42\n", "red_flag[1]"),
+    ("body_part: [neck\n", "not valid YAML"),
+    ("body_part:\n  - [{LOWER: {IN: [no, off]}}, {LOWER: back}]\n", "quote words like"),
+    ("- neck\n- back\n", "expected a mapping"),
+    ("red_flag:\n  - fever\n", "unknown label 'red_flag'"),
+    ("body_part: []\n", "body_part: expected a non-empty list"),
+    ("body_part:\n", "body_part: expected a non-empty list"),
+    ("body_part:\n  - neck\n  - 42\n", "body_part[1]"),
     ("body_part:\n  - neck\n  - '  '\n", "body_part[1]"),
-    ("red_flag:\n  - [LOWER, fever]\n", "red_flag[0]"),
-    ("red_flag:\n  - []\n", "red_flag[0]"),
+    ("body_part:\n  - [LOWER, neck]\n", "body_part[0]"),
+    ("body_part:\n  - []\n", "body_part[0]"),
 ])
 def test_bad_pattern_file_names_file_and_label(tmp_path, text, where):
     path = tmp_path / "bad.yml"
@@ -155,19 +83,20 @@ def pattern_copy(tmp_path, monkeypatch):
 def test_fingerprint_follows_the_pattern_files(pattern_copy):
     before = fingerprint()
     assert before == fingerprint() and SpacyNLP.fingerprint_addon({"model": "en_clinic_pipeline"}) == before
-    path = pattern_copy / "red_flags.yml"
-    path.write_text(path.read_text(encoding="utf-8") + "  - sciatica in both legs\n", encoding="utf-8")
+    path = pattern_copy / "body_parts.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "  - tailbone area\n", encoding="utf-8")
     edited = fingerprint()
     assert edited != before
     assert SpacyNLP.fingerprint_addon({"model": "en_clinic_pipeline"}) == edited
-    (pattern_copy / "extra.yml").write_text("body_part:\n  - hip\n", encoding="utf-8")
+    (pattern_copy / "extra.yml").write_text("body_part:\n  - hipbone\n", encoding="utf-8")
     assert fingerprint() not in (before, edited)
 
 
 def test_edited_patterns_take_effect_at_the_next_load(pattern_copy):
-    (pattern_copy / "extra.yml").write_text("red_flag:\n  - sciatica in both legs\n", encoding="utf-8")
+    (pattern_copy / "extra.yml").write_text("body_part:\n  - coccyx region\n", encoding="utf-8")
     nlp = spacy.load("en_clinic_pipeline")
-    assert [e.label_ for e in nlp("sciatica in both legs").ents] == ["red_flag"]
+    assert [(e.text, e.label_) for e in nlp("pain in the coccyx region").ents] == [
+        ("coccyx region", "body_part")]
 
 
 def test_fingerprint_addon_for_other_models():

@@ -1,0 +1,124 @@
+"""Triage measured on clinical vignettes (issue 9): `make bench` reports the frozen test set
+(tests/safety/test.yml); the development set (tests/safety/dev.yml) is for tuning:
+
+    .venv/bin/python -m bench.safety tests/safety/dev.yml --misses   # tuning only
+
+Recall per flag and overall with a 95% Wilson interval, false alarms (level `emergency`) on
+near-misses, ordinary pain and ordinary questions, and the `possible` rate; next to the first
+version's approach (a red-flag phrase anywhere makes an emergency), run on the same set.
+"""
+import argparse
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_vignettes(path: Path) -> List[Dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["vignettes"]
+
+
+def wilson(hits: int, total: int, z: float = 1.96) -> List[float]:
+    if total == 0:
+        return [0.0, 0.0]
+    p = hits / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]
+
+
+def evaluate(vignettes: List[Dict], level_of: Callable[[str], str]) -> Dict:
+    levels = [level_of(v["text"]) for v in vignettes]
+    by_kind: Dict[str, List[str]] = defaultdict(list)
+    flag_hits: Dict[str, List[int]] = defaultdict(lambda: [0, 0])
+    for vignette, level in zip(vignettes, levels):
+        by_kind[vignette["kind"]].append(level)
+        if vignette["kind"] == "emergency":
+            for flag in vignette["flags"]:
+                flag_hits[flag][0] += level == "emergency"
+                flag_hits[flag][1] += 1
+    emergencies = [(v, lvl) for v, lvl in zip(vignettes, levels) if v["kind"] == "emergency"]
+    caught = sum(lvl == "emergency" for _, lvl in emergencies)
+    clear = [(v, lvl) for v, lvl in emergencies if v.get("unambiguous")]
+    clear_caught = sum(lvl == "emergency" for _, lvl in clear)
+
+    def share(kind: str, level: str) -> float:
+        found = by_kind.get(kind, [])
+        return round(sum(lvl == level for lvl in found) / len(found), 3) if found else 0.0
+
+    return {
+        "counts": {kind: len(found) for kind, found in by_kind.items()},
+        "recall": round(caught / len(emergencies), 3),
+        "recall_95ci": wilson(caught, len(emergencies)),
+        "recall_unambiguous": round(clear_caught / len(clear), 3) if clear else None,
+        "emergency_or_possible": round(sum(lvl != "none" for _, lvl in emergencies)
+                                       / len(emergencies), 3),
+        "recall_by_flag": {flag: {"recall": round(h / n, 3), "n": n, "95ci": wilson(h, n)}
+                           for flag, (h, n) in sorted(flag_hits.items())},
+        "near_miss_false_alarms": share("near_miss", "emergency"),
+        "near_miss_possible": share("near_miss", "possible"),
+        "ordinary_pain_false_alarms": share("ordinary_pain", "emergency"),
+        "ordinary_pain_possible": share("ordinary_pain", "possible"),
+        "ordinary_question_false_alarms": share("ordinary_question", "emergency"),
+        "ordinary_question_possible": share("ordinary_question", "possible"),
+    }
+
+
+def first_version_level() -> Callable[[str], str]:
+    """The first version: any red-flag phrase of its EntityRuler made an emergency."""
+    from bench.first_version import pipeline
+    nlp = pipeline()
+    return lambda text: "emergency" if nlp(text).ents else "none"
+
+
+def ordinary_questions(path: Path = ROOT / "tests" / "nlu" / "test.yml") -> List[str]:
+    """The frozen NLU test set's messages that are not emergencies."""
+    blocks = yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]
+    return [line[2:].strip() for block in blocks if block["intent"] != "emergency"
+            for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+
+
+def compare(path: Path) -> Dict:
+    """Ours and the first version on one vignette set, plus false alarms on the ordinary
+    questions of the frozen NLU test set."""
+    from triage import assess
+    vignettes = read_vignettes(path)
+    questions = ordinary_questions()
+    results = {"set": str(path.resolve().relative_to(ROOT))}
+    for name, level_of in (("ours", lambda text: assess(text).level),
+                           ("first_version", first_version_level())):
+        results[name] = evaluate(vignettes, level_of)
+        levels = [level_of(q) for q in questions]
+        results[name]["nlu_test_questions"] = len(questions)
+        results[name]["nlu_test_questions_false_alarms"] = round(
+            levels.count("emergency") / len(questions), 3)
+        results[name]["nlu_test_questions_possible"] = round(
+            levels.count("possible") / len(questions), 3)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("vignettes", type=Path)
+    parser.add_argument("--misses", action="store_true",
+                        help="print the misses (development set only: never the test set)")
+    args = parser.parse_args()
+    from triage import assess
+    vignettes = read_vignettes(args.vignettes)
+    if args.misses and "test" in args.vignettes.name:
+        parser.error("never look at the test set's misses (README, honest evaluation)")
+    print(yaml.safe_dump(evaluate(vignettes, lambda text: assess(text).level), sort_keys=False))
+    if args.misses:
+        for v in vignettes:
+            result = assess(v["text"])
+            wanted = "emergency" if v["kind"] == "emergency" else "none"
+            if result.level != wanted:
+                print(f"{v['kind']:18} {result.level:9} {result.flags} {result.source} | {v['text']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The triage decision for one message: level `emergency`, `possible` or `none`, and the flags.
+
+1. Misspelled words are mapped to the rule words they are closest to (rapidfuzz), so that
+   "incontinance" or "numbnes" still match; a word spaCy's English lemma table knows is left
+   alone.
+2. medspaCy's TargetMatcher finds the red-flag phrases of triage/rules.yml; its ConText (the
+   NegEx/ConText algorithm, with medspaCy's clinical rules plus ours for how visitors write)
+   marks each one negated, historical, hypothetical (including a question about the topic) or
+   about another person.
+3. A finding present now is an emergency, except where rules.yml `requires` another finding
+   (cancer history counts with pain or weight loss now); one in an unclear context is
+   `possible`; a negated one counts for nothing, except self-harm, which is never ignored.
+   medspaCy's own rules are used with one change: a forward negation reaches NEGATION_SCOPE
+   words, as visitors write long run-on sentences.
+4. The statistical scorer (triage/scorer.py) gives a second opinion, for phrasing no rule
+   lists: where no red-flag phrase matched, above EMERGENCY_SCORE an emergency and above
+   POSSIBLE_SCORE `possible`; where the rules found a flag in an unclear or negated context,
+   above CONFIRM_SCORE it raises the level by one.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+import spacy
+from medspacy.context import ConText, ConTextRule
+from medspacy.context.context import DEFAULT_RULES_FILEPATH
+from medspacy.target_matcher import TargetMatcher, TargetRule
+from rapidfuzz import fuzz, process
+from spacy.lookups import load_lookups
+
+from triage import language, rules as rule_file
+from triage.rules import HELPERS
+from triage.scorer import Scorer
+
+# Thresholds on the scorer's probability, chosen on tests/safety/dev.yml (bench/safety.py):
+# alone, above EMERGENCY_SCORE it is an emergency and above POSSIBLE_SCORE `possible`; above
+# CONFIRM_SCORE it overrules the rules' reading of a red flag's context (as unclear or negated).
+EMERGENCY_SCORE = 0.7
+POSSIBLE_SCORE = 0.45
+CONFIRM_SCORE = 0.8
+FUZZY_MIN_SCORE = 85
+FUZZY_MIN_LENGTH = 4
+# Forward negations ("no", "not", "sin"...) reach this many words: "no fever" yes, but not "ya
+# no le veo sentido a nada, quiero acabar con todo".
+NEGATION_SCOPE = 4
+UNCLEAR = {"HISTORICAL", "HYPOTHETICAL"}
+
+
+@dataclass
+class Triage:
+    level: str = "none"
+    flags: List[str] = field(default_factory=list)
+    language: str = "en"
+    source: str = "none"  # what decided: "rules", "scorer", "both" or "none"
+
+    def as_dict(self) -> Dict[str, object]:
+        return {"level": self.level, "flags": self.flags, "language": self.language}
+
+
+@dataclass
+class Finding:
+    flag: str
+    negated: bool
+    unclear: bool  # historical or hypothetical
+    hypothetical: bool
+    historical: bool
+    family: bool
+
+
+class Engine:
+    def __init__(self, rules_path: Path = rule_file.RULES, scorer: Optional[Scorer] = None):
+        self.rules = rule_file.load(rules_path)
+        self.nlp = self._pipeline()
+        # Sentences are read one at a time: medspaCy's scope windows would cross them.
+        self.splitter = spacy.blank("en")
+        self.splitter.add_pipe("sentencizer")
+        self._lemmas = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+        self._lemma_words = {str(value) for value in self._lemmas.values()}
+        self.rule_words = sorted({w for w in self.rules.words if len(w) >= FUZZY_MIN_LENGTH})
+        self.scorer = scorer if scorer is not None else Scorer.trained()
+
+    def _pipeline(self) -> spacy.Language:
+        nlp = spacy.blank("en")
+        matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher")
+        matcher.add([TargetRule(str(p) if isinstance(p, str) else f"{flag} pattern", flag,
+                                pattern=None if isinstance(p, str) else p)
+                     for flag, patterns in self.rules.targets.items() for p in patterns])
+        # A modifier word inside a matched phrase ("can't" in "can't control my bladder")
+        # belongs to the phrase: prune_on_target_overlap drops it.
+        context: ConText = nlp.add_pipe("medspacy_context", config={
+            "rules": None, "max_scope": self.rules.max_scope,
+            "prune_on_target_overlap": True})
+        ours = [ConTextRule(p if isinstance(p, str) else f"{category} pattern", category,
+                            pattern=None if isinstance(p, str) else p, direction=direction)
+                for category, p, direction in self.rules.context]
+        rules = ConTextRule.from_json(DEFAULT_RULES_FILEPATH) + ours
+        for rule in rules:
+            # A forward "not", "no" or "sin" reaches a few words, not the rest of a long sentence.
+            if rule.category == "NEGATED_EXISTENCE" and rule.direction.upper() == "FORWARD":
+                rule.max_scope = NEGATION_SCOPE
+        context.add(rules)
+        return nlp
+
+    def _is_known(self, word: str) -> bool:
+        """An English word spaCy's lemma table knows, as an inflected form or a lemma."""
+        return word in self._lemmas or word in self._lemma_words
+
+    def normalise(self, text: str) -> str:
+        """The text with misspelled rule words spelled as in rules.yml."""
+        words = []
+        for token in self.nlp.make_doc(text):
+            word = token.lower_
+            if (len(word) >= FUZZY_MIN_LENGTH and word.isalpha() and word not in self.rules.words
+                    and not self._is_known(word)):
+                match = process.extractOne(word, self.rule_words, scorer=fuzz.ratio,
+                                           score_cutoff=FUZZY_MIN_SCORE)
+                if match:
+                    word = match[0]
+                    words.append(word + token.whitespace_)
+                    continue
+            words.append(token.text_with_ws)
+        return "".join(words)
+
+    def findings(self, text: str) -> List[Finding]:
+        found = []
+        sentences = [s.text for s in self.splitter(self.normalise(text)).sents]
+        for span in (e for doc in self.nlp.pipe(sentences) for e in doc.ents):
+            categories = {modifier.category for modifier in span._.modifiers}
+            found.append(Finding(span.label_, negated="NEGATED_EXISTENCE" in categories,
+                                 unclear=bool(categories & UNCLEAR),
+                                 hypothetical="HYPOTHETICAL" in categories,
+                                 historical="HISTORICAL" in categories,
+                                 family="FAMILY" in categories))
+        return found
+
+    def assess(self, text: str) -> Triage:
+        result = Triage(language=language.detect(text))
+        findings = self.findings(text)
+        emergency, possible = self._from_rules(findings)
+        flagged = any(f.flag not in HELPERS for f in findings)
+        score = self.scorer.score(text)
+        if emergency:
+            result.level, result.flags, result.source = "emergency", sorted(emergency), "rules"
+        elif possible and score >= CONFIRM_SCORE:
+            # The rules read the context as unclear; the scorer is sure it is an emergency.
+            result.level, result.flags, result.source = "emergency", sorted(possible), "both"
+        elif possible:
+            result.level, result.flags, result.source = "possible", sorted(possible), "rules"
+        elif flagged:
+            # A red flag the rules read as negated: only a very sure scorer overrules that.
+            result.level = "possible" if score >= CONFIRM_SCORE else "none"
+            result.source = "rules"
+        elif score >= EMERGENCY_SCORE:
+            result.level, result.source = "emergency", "scorer"
+        elif score >= POSSIBLE_SCORE:
+            result.level, result.source = "possible", "scorer"
+        return result
+
+    def _from_rules(self, findings: List[Finding]) -> Tuple[Set[str], Set[str]]:
+        # Helpers (pain now, weight loss...) count when not negated and not hypothetical: "my
+        # back has hurt for years" is pain now.
+        # Weight loss counts only now ("lost weight last year with the flu" does not).
+        helpers = {f.flag for f in findings if f.flag in HELPERS and not f.negated
+                   and not f.hypothetical and not (f.flag == "weight_loss" and f.historical)}
+
+        present = {f.flag for f in findings if not f.negated and not f.unclear} | helpers
+        emergency, possible = set(), set()
+        for finding in findings:
+            flag = finding.flag
+            if flag in HELPERS:
+                continue
+            if finding.negated:
+                if flag == "self_harm":
+                    possible.add(flag)  # "I'm not suicidal" still gets 988, never silence
+                continue
+            past_counts = flag in self.rules.past_counts and not finding.hypothetical
+            needed = self.rules.requires.get(flag)
+            if past_counts and finding.family and not set(self.rules.requires_for_others) & present:
+                possible.add(flag)  # another person's past, and nothing said about them now
+                continue
+            # Self-harm in any mood ("everyone would be better off without me") is an
+            # emergency; only a past one ("years ago I had suicidal thoughts") is unclear.
+            unclear = finding.historical if flag == "self_harm" else finding.unclear
+            if unclear and not past_counts:
+                possible.add(flag)
+            elif needed is None or set(needed) & present:
+                emergency.add(flag)
+            else:
+                possible.add(flag)
+        if "weight_loss" in helpers:
+            (emergency if "pain" in helpers else possible).add("cancer_history")
+        for flag, parts in self.rules.combined.items():
+            if set(parts["all"]) <= present and set(parts["any"]) & present:
+                emergency.add(flag)
+        return emergency, possible - emergency

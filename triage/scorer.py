@@ -1,0 +1,68 @@
+"""The statistical second opinion: how likely a message is a red-flag emergency, for phrasing
+no rule lists. TF-IDF over words and character n-grams, then logistic regression, trained on
+data/triage/training.yml (emergencies against near-misses and ordinary pain, in English and
+Spanish) when the engine starts: a second or so, and always in step with the data.
+
+Body-part words are removed before the model sees a message, so "back" or "neck" can carry no
+weight towards an emergency: back and neck pain is what the clinic treats.
+"""
+import logging
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+logger = logging.getLogger(__name__)
+TRAINING = Path(__file__).resolve().parents[1] / "data" / "triage" / "training.yml"
+BODY_WORDS = re.compile(
+    r"\b(back|backs|neck|necks|spine|spinal|lumbar|lower|upper|mid|middle|shoulders?|blades?|"
+    r"sciatica|discs?|disks?|vertebrae?|tailbone|hips?|espalda|cuello|columna|lumbares?)\b",
+    re.IGNORECASE)
+
+
+def mask_body_parts(text: str) -> str:
+    return BODY_WORDS.sub(" ", text.lower())
+
+
+def read_examples(path: Path = TRAINING):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    examples = data["examples"]
+    for index, example in enumerate(examples):
+        if example.get("label") not in ("emergency", "not_emergency") or not example.get("text"):
+            raise ValueError(f"{path}: examples[{index}]: needs text and a label "
+                             "(emergency or not_emergency)")
+    return [e["text"] for e in examples], [e["label"] == "emergency" for e in examples]
+
+
+class Scorer:
+    def __init__(self, model: Optional[Pipeline]) -> None:
+        self.model = model
+
+    @classmethod
+    def trained(cls, path: Path = TRAINING) -> "Scorer":
+        if not path.exists():
+            logger.warning("triage: %s is missing; the rules alone decide", path)
+            return cls(None)
+        texts, labels = read_examples(path)
+        return cls(fit(texts, labels))
+
+    def score(self, text: str) -> float:
+        if self.model is None:
+            return 0.0
+        return float(self.model.predict_proba([mask_body_parts(text)])[0][1])
+
+
+def fit(texts: List[str], labels: List[bool]) -> Pipeline:
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+    ])
+    model = Pipeline([("features", features),
+                      ("classifier", LogisticRegression(C=4, max_iter=2000,
+                                                        class_weight="balanced"))])
+    model.fit([mask_body_parts(t) for t in texts], labels)
+    return model
