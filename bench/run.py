@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.run --quick    # a few minutes, for development
     .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
     .venv/bin/python -m bench.run --faults [--smoke]  # soak and fault suite (bench/faults.py)
+    .venv/bin/python -m bench.run --safety            # triage on the frozen vignettes only
 
 Writes bench/results.json and bench/results.md (or into --out).
 """
@@ -18,9 +19,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Dict
 
-from bench import conversations, faults, load, nlu, starter, training
+from bench import conversations, faults, load, nlu, safety, starter, training
 from bench.report import markdown
 from scripts.serve import LOAD_TEST, ROOT, Servers, free_port
+
+SAFETY_TEST_SET = ROOT / "tests" / "safety" / "test.yml"
 
 MODES = {
     # conversations for latency, messages per throughput run, concurrencies, CV folds
@@ -116,6 +119,8 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
         finally:
             ours_servers.stop()
             starter_servers.stop()
+        progress("triage: the frozen safety test set, ours and the first version")
+        results["safety"] = safety.compare(SAFETY_TEST_SET)
         progress("NLU: held-out phrasing, ours and the TF-IDF baseline")
         results["nlu"] = nlu.heldout_comparison(ours_model)
         if settings["folds"]:
@@ -123,7 +128,7 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
             results["nlu"]["cross_validation"] = nlu.cross_validation(settings["folds"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    (out / "results.md").write_text(markdown(results) + "\n" + safety.markdown(results["safety"]))
     return results
 
 
@@ -132,13 +137,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_const", dest="mode", const="quick")
     parser.add_argument("--smoke", action="store_const", dest="mode", const="smoke")
     parser.add_argument("--faults", action="store_true", help="only the soak and fault suite")
+    parser.add_argument("--safety", action="store_true", help="only triage on the vignettes")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
     if args.faults:
         run_faults("smoke" if args.mode == "smoke" else "full", args.out)
         return
+    if args.safety:
+        run_safety(args.out)
+        return
     results = run(args.mode or "full", args.out)
-    print(markdown(results))
+    print(markdown(results) + "\n" + safety.markdown(results["safety"]))
+
+
+def run_safety(out: Path) -> Dict[str, Any]:
+    results = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+               "machine": machine(), **safety.compare(SAFETY_TEST_SET)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "safety.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "safety.md").write_text(safety.markdown(results))
+    print(safety.markdown(results))
+    return results
 
 
 def run_faults(scale: str, out: Path) -> Dict[str, Any]:

@@ -122,3 +122,46 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def markdown(results: Dict) -> str:
+    """The safety table: ours next to the first version, each figure against its bar."""
+    ours, old = results["ours"], results["first_version"]
+    counts = ours["counts"]
+
+    def row(label: str, key: str, bar_text: str = "", ok=None) -> str:
+        verdict = "" if ok is None else ("met" if ok(ours[key]) else "MISSED") + f" ({bar_text})"
+        return f"| {label} | {ours[key]} | {old[key]} | {verdict} |"
+
+    lines = [
+        f"Triage on {results['set']} ({counts.get('emergency', 0)} emergencies, "
+        f"{counts.get('near_miss', 0)} near-misses, {counts.get('ordinary_pain', 0)} ordinary pain "
+        f"statements, {counts.get('ordinary_question', 0)} ordinary questions; plus "
+        f"{ours['nlu_test_questions']} ordinary questions of tests/nlu/test.yml):",
+        "",
+        "| measure | ours | first version | bar |",
+        "| --- | --- | --- | --- |",
+        row("recall, unambiguous present-tense emergencies", "recall_unambiguous", "1.0",
+            lambda v: v == 1.0),
+        row("recall, all emergencies", "recall", "0.97", lambda v: v >= 0.97),
+        f"| recall, 95% interval | {ours['recall_95ci']} | {old['recall_95ci']} | |",
+        row("emergencies reaching `emergency` or `possible`", "emergency_or_possible", "1.0",
+            lambda v: v == 1.0),
+        row("near-misses at `emergency` (false alarms)", "near_miss_false_alarms", "at most 0.15",
+            lambda v: v <= 0.15),
+        row("near-misses at `possible`", "near_miss_possible"),
+        row("ordinary pain at `emergency`", "ordinary_pain_false_alarms", "0", lambda v: v == 0),
+        row("ordinary pain at `possible`", "ordinary_pain_possible"),
+        row("ordinary questions at `emergency`", "ordinary_question_false_alarms", "0",
+            lambda v: v == 0),
+        row("NLU test-set questions at `emergency`", "nlu_test_questions_false_alarms", "0",
+            lambda v: v == 0),
+        row("NLU test-set questions at `possible`", "nlu_test_questions_possible"),
+        "",
+        "| flag | recall (n) | 95% interval | first version |",
+        "| --- | --- | --- | --- |",
+    ]
+    for flag, figures in ours["recall_by_flag"].items():
+        lines.append(f"| {flag} | {figures['recall']} ({figures['n']}) | {figures['95ci']} | "
+                     f"{old['recall_by_flag'][flag]['recall']} |")
+    return "\n".join(lines) + "\n"

@@ -16,10 +16,10 @@ from typing import Optional
 
 from sqlalchemy import (
     Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine, event,
-    select,
+    inspect, select, update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = 0o600  # console.db, its -wal/-shm files and console-secret: the owner only
@@ -64,13 +64,15 @@ conversations = Table(
     Column("handoff", Boolean, nullable=False, default=False),
     Column("unanswered", Boolean, nullable=False, default=False),
     Column("emergency", Boolean, nullable=False, default=False),
+    # A visitor message triaged `possible` (parse_data.triage.level): the safety line was shown.
+    Column("possible", Boolean, nullable=False, default=False),
     # What the indexer needs to carry on from the last event it saw (JSON).
     Column("fold_state", Text, nullable=False, default="{}"),
 )
 # One index per filter, each ending in `started` so a filtered page is read in order.
 Index("ix_console_conv_started", conversations.c.started)
 Index("ix_console_conv_last_at", conversations.c.last_at)
-for _badge in ("callback", "handoff", "unanswered", "emergency"):
+for _badge in ("callback", "handoff", "unanswered", "emergency", "possible"):
     Index(f"ix_console_conv_{_badge}", conversations.c[_badge], conversations.c.started)
 
 conversation_intents = Table(
@@ -170,6 +172,10 @@ audit = Table(
 
 DERIVED = (conversations, conversation_intents, messages, callbacks, index_state)
 
+# Columns added to a derived table after its first release: a console.db from before gets them
+# on start (upgrade_derived_tables), and its summary is rebuilt from the events.
+ADDED_COLUMNS = {conversations: ("possible",)}
+
 
 def sqlite_url(path: Path, read_only: bool = False) -> str:
     if read_only:
@@ -240,6 +246,7 @@ def create_console_tables(engine: Engine) -> None:
         connection.close()
         make_private(path)  # the -wal and -shm files just created
     metadata.create_all(engine)
+    upgrade_derived_tables(engine)
     if has_fts5(engine):
         with engine.begin() as db:
             # An external-content index over console_messages.text, kept in step by triggers.
@@ -258,6 +265,59 @@ def create_console_tables(engine: Engine) -> None:
                 "console_messages BEGIN INSERT INTO console_messages_fts(console_messages_fts, "
                 "rowid, text) VALUES ('delete', old.event_id, old.text); END"
             )
+
+
+def _missing_columns(db) -> list:
+    """(table, column) pairs of ADDED_COLUMNS that the database behind `db` (an engine or a
+    connection) lacks."""
+    inspector = inspect(db)
+    missing = []
+    for table, names in ADDED_COLUMNS.items():
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing += [(table, table.c[name]) for name in names if name not in present]
+    return missing
+
+
+def upgrade_derived_tables(engine: Engine) -> bool:
+    """Adds the columns (and their indexes) that a console.db from an earlier version lacks, and
+    empties the derived tables in the same transaction, so the indexer rebuilds them from the
+    events (staff marks stay). True when it added something. Two processes starting at once:
+    on SQLite the second waits for the first (BEGIN IMMEDIATE), then finds nothing to do; on
+    PostgreSQL the second's ALTER fails once the first has committed, and is let go."""
+    if not _missing_columns(engine):
+        return False
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as db:
+        if sqlite:  # pysqlite would run the ALTER outside a transaction: take one ourselves
+            db = db.execution_options(isolation_level="AUTOCOMMIT")
+            db.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            db.begin()
+        try:
+            missing = _missing_columns(db)
+            for table, column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                default = "FALSE" if isinstance(column.type, Boolean) else "''"
+                db.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
+                                   f"NOT NULL DEFAULT {default}")
+                for index in table.indexes:
+                    if column.name in index.columns:
+                        index.create(db)
+            if missing:
+                for table in DERIVED:
+                    if table is not index_state:
+                        db.execute(table.delete())
+                db.execute(update(index_state).values(last_event_id=0))
+        except DBAPIError:
+            db.exec_driver_sql("ROLLBACK") if sqlite else db.rollback()
+            if _missing_columns(engine):
+                raise
+            return False  # another process upgraded it first
+        db.exec_driver_sql("COMMIT") if sqlite else db.commit()
+    if missing:
+        logger.warning("console.db upgraded (added %s): the summary is rebuilt from the events",
+                       ", ".join(f"{t.name}.{c.name}" for t, c in missing))
+    return bool(missing)
 
 
 class Databases:

@@ -6,7 +6,7 @@ from datetime import date, datetime, time as clock, timedelta, timezone
 from typing import Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-BADGES = ("callback", "handoff", "unanswered", "emergency")
+BADGES = ("callback", "handoff", "unanswered", "emergency", "possible")
 PAGE_SIZE = 50
 MAX_PAGE = 100000
 MAX_QUERY = 200
@@ -70,6 +70,7 @@ class Filters:
     handoff: str = ""
     unanswered: str = ""
     emergency: str = ""
+    possible: str = ""  # a visitor message triaged `possible`: the safety line was shown
     intent: str = ""
     reviewed: str = ""  # "yes", "no" or ""
     q: str = ""

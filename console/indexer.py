@@ -26,12 +26,27 @@ HELPER_INTENTS = {"affirm", "deny", "stop", "tell_me_more"}
 FILLER_INTENTS = HELPER_INTENTS | {"greet", "goodbye", "thank"}
 BADGE_ACTIONS = {"action_emergency": "emergency", "action_handoff": "handoff",
                  "action_fallback": "unanswered"}
+TRIAGE_LEVELS = ("emergency", "possible", "none")
 PARSED_TYPES = ("user", "bot", "slot")
 
 
 def fresh_state() -> Dict[str, Any]:
     return {"slots": {}, "question": None, "form_question": None, "in_form": False,
             "last_user": None, "buttons": {}, "intents": []}
+
+
+def triage_of(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A visitor message's safety triage (parse_data.triage): {"level", "flags", "language"}
+    with a known level and flags as strings; None for a message without one (recorded before
+    triage existed, or a button press)."""
+    triage = (data.get("parse_data") or {}).get("triage")
+    if not isinstance(triage, dict) or triage.get("level") not in TRIAGE_LEVELS:
+        return None
+    flags = triage.get("flags")
+    language = triage.get("language")
+    return {"level": triage["level"],
+            "flags": [str(f) for f in flags] if isinstance(flags, list) else [],
+            "language": str(language) if isinstance(language, str) else None}
 
 
 def visible_text(text: str, buttons: Dict[str, str]) -> str:
@@ -57,7 +72,8 @@ class Batch:
         if row is None:
             row = {"sender_id": sender, "started": timestamp, "last_at": timestamp, "length": 0,
                    "first_question": None, "callback": False, "handoff": False,
-                   "unanswered": False, "emergency": False, "state": fresh_state()}
+                   "unanswered": False, "emergency": False, "possible": False,
+                   "state": fresh_state()}
             self.conversations[sender] = row
             self.new_senders.add(sender)
         return row
@@ -93,6 +109,8 @@ class Batch:
         intent = ((data.get("parse_data") or {}).get("intent") or {})
         text = visible_text(str(data.get("text") or ""), state["buttons"])
         conv["length"] += 1
+        if (triage_of(data) or {}).get("level") == "possible":
+            conv["possible"] = True
         name = event.intent_name or intent.get("name")
         if text and (conv["first_question"] is None or state.get("first_is_filler")):
             if conv["first_question"] is None or name not in FILLER_INTENTS:
@@ -178,7 +196,7 @@ def load_conversations(db, senders: List[str]) -> Dict[str, Dict[str, Any]]:
 
 
 UPDATABLE = ("started", "last_at", "length", "first_question", "callback", "handoff",
-             "unanswered", "emergency", "fold_state")
+             "unanswered", "emergency", "possible", "fold_state")
 
 
 def write_batch(db, batch: Batch, last_id: int, new_last_id: int) -> bool:

@@ -10,8 +10,8 @@ from console.db import (
     Databases, audit, callback_marks, callbacks, conversation_intents, conversations, events,
     messages, reviews,
 )
-from console.filters import PAGE_SIZE, Filters
-from console.indexer import BADGE_ACTIONS, visible_text
+from console.filters import BADGES, PAGE_SIZE, Filters
+from console.indexer import BADGE_ACTIONS, triage_of, visible_text
 from console.masking import mask
 
 TRANSCRIPT_TYPES = ("user", "bot", "action", "slot", "session_started")
@@ -49,7 +49,7 @@ def conditions(dbs: Databases, filters: Filters) -> list:
         where.append(c.started >= filters.start_ts)
     if filters.end_ts is not None:
         where.append(c.started < filters.end_ts)
-    for badge in ("callback", "handoff", "unanswered", "emergency"):
+    for badge in BADGES:
         wanted = getattr(filters, badge)
         if wanted:
             where.append(c[badge] == (wanted == "1"))
@@ -71,7 +71,7 @@ def _conversation_row(row) -> Dict[str, Any]:
     record = dict(row._mapping)
     record["first_question"] = mask(record["first_question"])
     record["reviewed"] = bool(record.get("reviewed"))
-    for badge in ("callback", "handoff", "unanswered", "emergency"):
+    for badge in BADGES:
         record[badge] = bool(record[badge])
     return record
 
@@ -81,7 +81,7 @@ def list_conversations(dbs: Databases, filters: Filters, paginate: bool = True) 
     where = conditions(dbs, filters)
     query = (
         select(c.sender_id, c.started, c.last_at, c.length, c.first_question, c.callback,
-               c.handoff, c.unanswered, c.emergency, reviews.c.reviewed)
+               c.handoff, c.unanswered, c.emergency, c.possible, reviews.c.reviewed)
         .select_from(conversations.outerjoin(reviews, reviews.c.sender_id == c.sender_id))
         .where(*where).order_by(desc(c.started), desc(c.sender_id))
     )
@@ -277,8 +277,10 @@ def _turn(row, buttons: Dict[str, str]) -> Optional[Dict[str, Any]]:
     if row.type_name == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
         text = visible_text(str(data.get("text") or ""), buttons)
+        triage = triage_of(data) or {}
         return dict(base, kind="visitor", text=mask(text),
-                    intent=intent.get("name"), confidence=intent.get("confidence"))
+                    intent=intent.get("name"), confidence=intent.get("confidence"),
+                    triage_level=triage.get("level"), triage_flags=triage.get("flags", []))
     if row.type_name == "bot":
         shown = [b for b in (data.get("data") or {}).get("buttons") or [] if isinstance(b, dict)]
         buttons.clear()
@@ -291,7 +293,8 @@ def _turn(row, buttons: Dict[str, str]) -> Optional[Dict[str, Any]]:
 
 
 BADGE_LABELS = {"callback": "Callback requested", "handoff": "Handed off to phone",
-                "unanswered": "Unanswered (fallback)", "emergency": "Emergency guidance given"}
+                "unanswered": "Unanswered (fallback)", "emergency": "Emergency guidance given",
+                "possible": "Possible emergency (safety line shown)"}
 
 
 def unanswered_messages(dbs: Databases, filters: Filters) -> List[str]:

@@ -16,10 +16,11 @@ from console.queries import BADGE_LABELS
 from console.responses import download, form_values, html, json
 
 LIST_COLUMNS = ("sender_id", "started", "last_at", "length", "first_question", "callback",
-                "handoff", "unanswered", "emergency", "reviewed")
+                "handoff", "unanswered", "emergency", "possible", "reviewed")
 CALLBACK_COLUMNS = ("id", "sender_id", "requested_at", "name", "phone", "preferred_time",
                     "question", "called", "note", "updated_by", "updated_at")
-TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons")
+TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons",
+                      "triage_level", "triage_flags")
 CALLBACK_STATUSES = ("open", "called", "all")
 MAX_EXPORT_ROWS = 200000
 logger = logging.getLogger("console")
@@ -121,7 +122,8 @@ def register(app) -> None:
         if fmt == "json":
             return json({"conversation": found, "transcript": turns})
         if fmt == "csv":
-            return download(to_csv(turns, TRANSCRIPT_COLUMNS), f"{sender_id}.csv", "text/csv")
+            rows = [dict(t, triage_flags=" ".join(t.get("triage_flags") or [])) for t in turns]
+            return download(to_csv(rows, TRANSCRIPT_COLUMNS), f"{sender_id}.csv", "text/csv")
         return html(request, "transcript.html", conv=found, turns=turns, badges=BADGE_LABELS)
 
     @app.post("/conversations/<sender_id:str>/review")

@@ -12,10 +12,10 @@
    `possible`; a negated one counts for nothing, except self-harm, which is never ignored.
    medspaCy's own rules are used with one change: a forward negation reaches NEGATION_SCOPE
    words, as visitors write long run-on sentences.
-4. The statistical scorer (triage/scorer.py) gives a second opinion, for phrasing no rule
-   lists: where no red-flag phrase matched, above EMERGENCY_SCORE an emergency and above
-   POSSIBLE_SCORE `possible`; where the rules found a flag in an unclear or negated context,
-   above CONFIRM_SCORE it raises the level by one.
+4. The statistical scorer (triage/scorer.py) gives a second opinion for phrasing no rule
+   lists: where no red-flag phrase matched, above EMERGENCY_SCORE (for a message long enough
+   to judge that speaks of pain) an emergency, above POSSIBLE_SCORE `possible`; where the rules read a flag as negated,
+   above CONFIRM_SCORE `possible`.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +32,23 @@ from triage import language, rules as rule_file
 from triage.rules import HELPERS
 from triage.scorer import Scorer
 
-# Thresholds on the scorer's probability, chosen on tests/safety/dev.yml (bench/safety.py):
-# alone, above EMERGENCY_SCORE it is an emergency and above POSSIBLE_SCORE `possible`; above
-# CONFIRM_SCORE it overrules the rules' reading of a red flag's context (as unclear or negated).
+# Thresholds on the scorer's probability, chosen on the scorer alone on tests/safety/dev.yml
+# (the rules were tuned on that set, so only the scorer's own figures there are unbiased):
+# EMERGENCY_SCORE is the lowest with no ordinary pain and at most 2% of near-misses above it;
+# above POSSIBLE_SCORE a message is `possible`; above CONFIRM_SCORE (no false alarm on the
+# set) a red flag the rules read as negated is `possible` after all.
 EMERGENCY_SCORE = 0.7
 POSSIBLE_SCORE = 0.45
 CONFIRM_SCORE = 0.8
+# The scorer alone makes an emergency only of a message of some length that speaks of pain or
+# the back ("never mind, stop" or "hi hi, anybody on here?" are no emergency); it can still
+# make such a message `possible`.
+SCORER_MIN_WORDS = 6
 FUZZY_MIN_SCORE = 85
 FUZZY_MIN_LENGTH = 4
 # Forward negations ("no", "not", "sin"...) reach this many words: "no fever" yes, but not "ya
 # no le veo sentido a nada, quiero acabar con todo".
-NEGATION_SCOPE = 4
+NEGATION_SCOPE = 5
 UNCLEAR = {"HISTORICAL", "HYPOTHETICAL"}
 
 
@@ -136,27 +142,29 @@ class Engine:
     def assess(self, text: str) -> Triage:
         result = Triage(language=language.detect(text))
         findings = self.findings(text)
-        emergency, possible = self._from_rules(findings)
+        emergency, possible = self._from_rules(findings, self._speaks_of_others(text))
         flagged = any(f.flag not in HELPERS for f in findings)
         score = self.scorer.score(text)
         if emergency:
             result.level, result.flags, result.source = "emergency", sorted(emergency), "rules"
-        elif possible and score >= CONFIRM_SCORE:
-            # The rules read the context as unclear; the scorer is sure it is an emergency.
-            result.level, result.flags, result.source = "emergency", sorted(possible), "both"
         elif possible:
             result.level, result.flags, result.source = "possible", sorted(possible), "rules"
         elif flagged:
-            # A red flag the rules read as negated: only a very sure scorer overrules that.
+            # A red flag the rules read as negated: only a very sure scorer doubts that.
             result.level = "possible" if score >= CONFIRM_SCORE else "none"
             result.source = "rules"
-        elif score >= EMERGENCY_SCORE:
+        elif score >= EMERGENCY_SCORE and len(text.split()) >= SCORER_MIN_WORDS and any(
+                f.flag == "pain" and not f.negated for f in findings):
             result.level, result.source = "emergency", "scorer"
         elif score >= POSSIBLE_SCORE:
             result.level, result.source = "possible", "scorer"
         return result
 
-    def _from_rules(self, findings: List[Finding]) -> Tuple[Set[str], Set[str]]:
+    def _speaks_of_others(self, text: str) -> bool:
+        return any(t.lower_ in self.rules.words_for_others for t in self.splitter.make_doc(text))
+
+    def _from_rules(self, findings: List[Finding], of_others: bool = False
+                    ) -> Tuple[Set[str], Set[str]]:
         # Helpers (pain now, weight loss...) count when not negated and not hypothetical: "my
         # back has hurt for years" is pain now.
         # Weight loss counts only now ("lost weight last year with the flu" does not).
@@ -175,7 +183,7 @@ class Engine:
                 continue
             past_counts = flag in self.rules.past_counts and not finding.hypothetical
             needed = self.rules.requires.get(flag)
-            if past_counts and finding.family and not set(self.rules.requires_for_others) & present:
+            if past_counts and finding.family and not of_others:
                 possible.add(flag)  # another person's past, and nothing said about them now
                 continue
             # Self-harm in any mood ("everyone would be better off without me") is an

@@ -8,7 +8,7 @@ import yaml
 RULES = Path(__file__).with_name("rules.yml")
 FLAGS = ("bladder_bowel", "saddle_numbness", "leg_weakness", "major_trauma", "fever",
          "cancer_history", "chest_pain", "meningitis_signs", "self_harm")
-HELPERS = ("pain", "weight_loss", "neck_stiffness", "headache", "idiom", "third_person")
+HELPERS = ("pain", "weight_loss", "neck_stiffness", "headache", "idiom")
 CATEGORIES = ("NEGATED_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 
@@ -24,7 +24,7 @@ class Rules:
     targets: Dict[str, List[Pattern]]
     context: List[Tuple[str, Pattern, str]]  # (category, phrase or token pattern, direction)
     requires: Dict[str, List[str]]
-    requires_for_others: List[str]
+    words_for_others: Set[str]
     past_counts: Set[str]
     combined: Dict[str, Dict[str, List[str]]]
     max_scope: int
@@ -82,7 +82,7 @@ def load(path: Path = RULES) -> Rules:
     except (OSError, yaml.YAMLError) as error:
         raise RulesError(f"{path}: cannot be read: {error}") from error
     data = _mapping(path, "(top level)", data)
-    unknown = set(data) - {"targets", "context", "requires", "requires_for_others",
+    unknown = set(data) - {"targets", "context", "requires", "words_for_others",
                            "past_counts", "combined", "max_scope"}
     if unknown:
         raise RulesError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
@@ -113,9 +113,9 @@ def load(path: Path = RULES) -> Rules:
         if flag not in FLAGS or not isinstance(needed, list) or not set(needed) <= set(targets):
             raise RulesError(f"{path}: requires.{flag}: expected a flag and a list of targets")
         requires[flag] = needed
-    for_others = data.get("requires_for_others") or []
-    if not isinstance(for_others, list) or not set(for_others) <= set(targets):
-        raise RulesError(f"{path}: requires_for_others: expected a list of targets")
+    for_others = data.get("words_for_others") or []
+    if not isinstance(for_others, list) or not all(isinstance(w, str) for w in for_others):
+        raise RulesError(f"{path}: words_for_others: expected a list of words")
     past_counts = data.get("past_counts") or []
     if not isinstance(past_counts, list) or not set(past_counts) <= set(FLAGS):
         raise RulesError(f"{path}: past_counts: expected a list of flags")
@@ -131,5 +131,5 @@ def load(path: Path = RULES) -> Rules:
     if not isinstance(max_scope, int) or max_scope < 1:
         raise RulesError(f"{path}: max_scope: expected a whole number of words")
     return Rules(targets=targets, context=context, requires=requires,
-                 requires_for_others=for_others,
+                 words_for_others={w.lower() for w in for_others},
                  past_counts=set(past_counts), combined=combined, max_scope=max_scope)

@@ -31,6 +31,11 @@ SCENARIOS = {
     "unanswered": ["can you recommend a good pizza place", "can you recommend a pizza place",
                    "who won the football game last night"],
     "emergency": ["since this morning I have no control over my bladder"],
+    # Safety triage (issue 9): a red flag in an unclear context is `possible` (the bot shows a
+    # safety line first); the second conversation then has an emergency, too.
+    "possible": ["does cryotherapy help if I have a fever?"],
+    "possible_then_emergency": ["I had cancer years ago, is cryotherapy ok for my back?",
+                                "since this morning I have no control over my bladder"],
     "handoff": ["please let me speak with a staff member", "no"],
     "xss": [f"{SCRIPT} does cryotherapy hurt?"],
     "personal": ["my number is 636 555 0177 and my email is jane.doe@example.com, "
@@ -136,11 +141,12 @@ class Console:
         self.servers.stop()
 
 
-def start_console(workdir: Path, tracker_db: Path, user: str = "staff",
+def start_console(workdir: Path, tracker_db: Path, user: Optional[str] = "staff",
                   env: Optional[Dict[str, str]] = None, users: Tuple[str, ...] = ()) -> Console:
     """A console process reading `tracker_db`, with its own tables in `workdir`, the user `user`
-    (and `users`, all with PASSWORD), and `env` added to its environment."""
-    for name in (user, *users):
+    (and `users`, all with PASSWORD; user=None: no account created), and `env` added to its
+    environment."""
+    for name in ((user,) if user else ()) + tuple(users):
         console_cli(workdir, tracker_db, "create-user", name, "--password-stdin",
                     stdin=PASSWORD + "\n")
     env = dict(console_env(workdir, tracker_db), **(env or {}))

@@ -34,7 +34,8 @@ MORE = {
 }
 # How often each recorded conversation is cloned: about 20 events per conversation on average.
 WEIGHTS = {"callback": 7, "unanswered": 10, "emergency": 2, "handoff": 12, "xss": 10,
-           "personal": 5, "old": 25, "faq": 20, "chamber": 10}
+           "personal": 5, "old": 25, "faq": 20, "chamber": 10, "possible": 2,
+           "possible_then_emergency": 1}
 WORDS = [f"{a}{b}" for a in ("spine", "knee", "ice", "neck", "hip", "cold", "ache", "cramp",
                                "wrist", "shoulder", "heel", "jaw", "calf", "elbow", "rib")
          for b in ("", "s", "y", "ing", "ed", "er", "ish", "ness", "ful", "less", "like",
@@ -133,6 +134,7 @@ def measure(console, runs: int) -> List[Tuple[str, float, int, str]]:
         ("badge: handoff", "/conversations.json?handoff=1"),
         ("badge: unanswered", "/conversations.json?unanswered=1"),
         ("badge: emergency", "/conversations.json?emergency=1"),
+        ("badge: possible emergency", "/conversations.json?possible=1"),
         ("intent = emergency", "/conversations.json?intent=emergency"),
         ("intent = ask_fda_status", "/conversations.json?intent=ask_fda_status"),
         ("reviewed = yes", "/conversations.json?reviewed=yes"),

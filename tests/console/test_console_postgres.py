@@ -16,6 +16,7 @@ URL = os.environ.get("CONSOLE_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="set CONSOLE_TEST_POSTGRES_URL to run")
 
 FILTERS = [{}, {"callback": "1"}, {"handoff": "1"}, {"unanswered": "1"}, {"emergency": "0"},
+           {"possible": "1"},
            {"intent": "emergency"}, {"reviewed": "yes"}, {"reviewed": "no"}, {"q": "pizza"},
            {"q": "100%_"}, {"q": "0177"}, {"from": "2000-01-01", "to": "2100-01-01"}]
 
@@ -25,7 +26,8 @@ def answers(dbs, sender):
     for args in FILTERS:
         rows = queries.list_conversations(dbs, parse_filters(args))["conversations"]
         found[str(args)] = [(r["sender_id"], r["callback"], r["handoff"], r["unanswered"],
-                             r["emergency"], r["reviewed"], r["first_question"]) for r in rows]
+                             r["emergency"], r["possible"], r["reviewed"], r["first_question"])
+                            for r in rows]
     found["callbacks"] = [(c["sender_id"], c["name"], c["phone"], c["question"], c["called"])
                           for c in queries.callback_queue(dbs, "all")]
     for status in ("open", "called", "all"):
@@ -35,7 +37,8 @@ def answers(dbs, sender):
             for e in entries["callbacks"]])
     found["unanswered"] = sorted(queries.unanswered_messages(dbs, parse_filters({})))
     found["intents"] = queries.intents(dbs)
-    found["transcript"] = [(t["kind"], t["text"]) for t in queries.transcript(dbs, sender)]
+    found["transcript"] = [(t["kind"], t["text"], t.get("triage_level"), t.get("triage_flags"))
+                           for t in queries.transcript(dbs, sender)]
     return found
 
 
@@ -61,6 +64,19 @@ def test_postgresql_answers_as_sqlite(recorded, tmp_path_factory):
         jane = queries.callback_entries(dbs)["callbacks"][0]  # two requests, one entry
         assert queries.save_callback_mark(dbs, jane["id"], True, "done", "kim") == jane["ids"]
     assert answers(pg, sender) == answers(lite, sender)
+    for name in ("possible", "possible_then_emergency"):
+        said = queries.transcript(pg, recorded.senders[name])
+        assert said == queries.transcript(lite, recorded.senders[name])
+        assert "possible" in [t.get("triage_level") for t in said]
+    # A console database from before the `possible` column: upgraded on start, summary rebuilt.
+    with engine.begin() as db:
+        db.exec_driver_sql("DROP INDEX ix_console_conv_possible")
+        db.exec_driver_sql("ALTER TABLE console_conversations DROP COLUMN possible")
+    upgraded = Databases(URL, URL)
+    with upgraded.console.connect() as db:
+        assert db.exec_driver_sql("SELECT count(*) FROM console_conversations").scalar() == 0
+    indexer.index_all(upgraded)
+    assert answers(upgraded, sender) == answers(lite, sender)
     assert retention.delete_older_than(pg, 30, "test") == 1
     assert recorded.senders["old"] not in {
         r["sender_id"] for r in queries.list_conversations(pg, parse_filters({}))["conversations"]}

@@ -85,13 +85,13 @@ def test_handoff_gives_a_tel_button_at_once(servers):
         "my chest hurts and my back aches, is cryo ok",
         "I get short of breath when the back pain starts",
         "my neck is stiff, I have a fever and the worst headache ever",
-        "honestly I have been thinking about ending my life",
     ],
 )
 def test_every_red_flag_gets_emergency_guidance(servers, message):
     reply = chat(servers, new_sender(), message)
     guidance = reply[0]["text"]
     assert "911" in guidance and "emergency room" in guidance
+    assert reply[0]["custom"] == {"kind": "emergency"}
     assert PHONE not in texts(reply)
     for pitch in ("book", "appointment", "consultation", "callback"):
         assert pitch not in guidance.lower()
@@ -117,10 +117,15 @@ def test_tell_me_more_after_an_emergency_gives_the_red_flags_not_the_earlier_ans
     assert {b.get("url") for b in buttons(reply)} == {"tel:911", "tel:988"}
 
 
-def test_self_harm_mentions_988(servers):
-    reply = chat(servers, new_sender(), "i want to kill myself")
-    assert "988" in texts(reply)
-    assert buttons(reply)[0]["url"] == "tel:988"
+@pytest.mark.parametrize("message", [
+    "i want to kill myself", "honestly I have been thinking about ending my life",
+])
+def test_self_harm_gets_988_first(servers, message):
+    reply = chat(servers, new_sender(), message)
+    assert reply[0]["text"] == CONTENT.messages["emergency_self_harm"]
+    assert reply[0]["custom"] == {"kind": "emergency"}
+    assert [b["url"] for b in reply[0]["buttons"]] == ["tel:988", "tel:911"]
+    assert PHONE not in texts(reply)
 
 
 def book_and_accept(servers, sender):

@@ -8,6 +8,8 @@
  *
  * Security: every text from the visitor or the bot goes into the page as text nodes, never as
  * HTML; links are limited to http(s) and tel:. No cookies, no third-party requests.
+ * Of a reply's `custom` part only {"kind": "emergency"} (a red card with big call buttons, read
+ * out at once) and {"kind": "safety"} (an amber note) are used; anything else is ignored.
  */
 (function () {
   "use strict";
@@ -62,8 +64,12 @@
     return value.filter(function (m) {
       return m && (m.from === "user" || m.from === "bot") && typeof m.text === "string";
     }).map(function (m) {
-      return { from: m.from, text: m.text, buttons: cleanButtons(m.buttons) };
+      return { from: m.from, text: m.text, buttons: cleanButtons(m.buttons), kind: kindOf(m) };
     });
+  }
+  function kindOf(custom) {
+    var kind = custom && typeof custom === "object" ? custom.kind : "";
+    return kind === "emergency" || kind === "safety" ? kind : "";
   }
   function cleanButtons(buttons) {
     if (!Array.isArray(buttons)) return [];
@@ -177,6 +183,7 @@
     sender: load("sender"),
     transcript: cleanTranscript(load("transcript")),
     busy: false,
+    alert: -1, // the emergency reply just received, read out at once (role="alert")
     generation: 0, // bumped by "start over": a late answer to the old conversation is dropped
   };
   if (typeof state.sender !== "string" || !SENDER.test(state.sender)) {
@@ -311,16 +318,34 @@
     var lastUser = -1;
     state.transcript.forEach(function (m, i) { if (m.from === "user") lastUser = i; });
     state.transcript.forEach(function (message, i) {
-      log.appendChild(renderMessage(message, i > lastUser));
+      log.appendChild(renderMessage(message, i > lastUser, i === state.alert));
     });
   }
 
-  function renderMessage(message, current) {
+  // A warning sign drawn here (no image request); screen readers hear the label next to it.
+  function warningIcon() {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"),
+      path = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "cc-icon");
+    path.setAttribute("d", "M12 1.5 23.5 22H.5zM10.6 8.5l.4 7h2l.4-7zm.4 9v2.4h2v-2.4z");
+    path.setAttribute("fill-rule", "evenodd");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function renderMessage(message, current, alert) {
     var mine = message.from === "user";
-    var item = el("li", { class: "cc-message " + (mine ? "cc-user" : "cc-bot") }, [
+    var kind = mine ? "" : message.kind;
+    var item = el("li", { class: "cc-message " + (mine ? "cc-user" : "cc-bot") + (kind ? " cc-" + kind : "") }, [
       el("span", { class: "cc-sr", text: mine ? "You said: " : "Assistant: " }),
     ]);
-    var bubble = el("div", { class: "cc-bubble" });
+    var bubble = el("div", { class: "cc-bubble", role: alert ? "alert" : null });
+    if (kind) {
+      bubble.appendChild(warningIcon());
+      bubble.appendChild(el("span", { class: "cc-sr", text: kind === "emergency" ? "Emergency: " : "Safety note: " }));
+    }
     if (mine) bubble.appendChild(el("p", { text: message.text }));
     else bubble.appendChild(formatted(message.text));
     item.appendChild(bubble);
@@ -332,7 +357,9 @@
       // Quick replies only for the latest answer: older ones no longer fit the conversation.
       else if (b.payload && current) replies.push(quickReply(b));
     });
-    if (links.length) item.appendChild(el("div", { class: "cc-actions" }, links));
+    // The emergency's call buttons go inside its card, big, one under the other.
+    if (links.length && kind === "emergency") bubble.appendChild(el("div", { class: "cc-calls" }, links));
+    else if (links.length) item.appendChild(el("div", { class: "cc-actions" }, links));
     if (replies.length) {
       item.appendChild(el("div", { class: "cc-replies", role: "group", "aria-label": "Suggested replies" }, replies));
     }
@@ -419,26 +446,35 @@
   function sendMessage(text, shown) {
     var generation = state.generation;
     hideNotice();
+    state.alert = -1;
     if (shown !== null) {
-      state.transcript.push({ from: "user", text: shown, buttons: [] });
+      state.transcript.push({ from: "user", text: shown, buttons: [], kind: "" });
       render();
     }
     setBusy(true);
     post(text).then(function (replies) {
       if (generation !== state.generation) return;
-      var said = [];
+      var said = [], added = 0, alert = -1;
       (Array.isArray(replies) ? replies : []).forEach(function (reply) {
-        var message = { from: "bot", text: typeof reply.text === "string" ? reply.text : "", buttons: cleanButtons(reply.buttons) };
+        if (!reply || typeof reply !== "object") return;
+        var message = {
+          from: "bot", text: typeof reply.text === "string" ? reply.text : "",
+          buttons: cleanButtons(reply.buttons), kind: kindOf(reply.custom),
+        };
         if (!message.text && !message.buttons.length) return;
         state.transcript.push(message);
-        said.push(plain(message.text));
+        added += 1;
+        // The emergency card is its own alert; in a closed panel it could not be heard.
+        if (message.kind === "emergency" && alert < 0 && !ui.panel.hidden) alert = added;
+        else said.push((message.kind === "emergency" ? "Emergency: " : "") + plain(message.text));
       });
       state.transcript = state.transcript.slice(-MAX_KEPT);
+      if (alert > 0) state.alert = state.transcript.length - added + alert - 1;
       save("transcript", state.transcript);
       setBusy(false);
       render();
       // From the visitor's own message, so question and answer are seen together.
-      scrollTo(state.transcript.length - said.length - (shown !== null ? 1 : 0));
+      scrollTo(state.transcript.length - added - (shown !== null ? 1 : 0));
       if (said.length) announce(said.join(" "));
     }, function (error) {
       if (generation !== state.generation) return;
@@ -461,6 +497,7 @@
     state.generation += 1;
     state.sender = newSender();
     state.transcript = [];
+    state.alert = -1;
     save("sender", state.sender);
     save("transcript", []);
     setBusy(false);
