@@ -41,8 +41,9 @@ staff-user: setup
 	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name"; exit 2; }
 	@$(BIN)/python -m console create-user "$(STAFF)"
 
-# Speed, memory and NLU quality against Rasa's starter bot and a TF-IDF baseline, in one run
-# (under 15 minutes). `make bench ARGS=--quick` takes a few minutes.
+# Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline and the
+# first version's red-flag phrases, in one run (under 15 minutes). `make bench ARGS=--quick`
+# takes a few minutes; ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage.
 bench: train
 	@$(BIN)/python -m bench.run $(ARGS)
 

@@ -164,3 +164,16 @@ def csrf_of(page: str) -> str:
 
 def unique_dir(tmp_path_factory, name: str) -> Path:
     return tmp_path_factory.mktemp(f"{name}_{secrets.token_hex(3)}")
+
+
+def console_on_a_copy(recorded, tmp_path_factory, name: str) -> Console:
+    """A console over a consistent copy of the recorded tracker store, with the recorded
+    scenarios' senders and every conversation in the copy (`everyone`: other modules may have
+    added some to the live store before it was copied)."""
+    workdir = unique_dir(tmp_path_factory, name)
+    tracker = copy_tracker(recorded.tracker_db, workdir / "tracker.db")
+    running = start_console(workdir, tracker)
+    running.senders = recorded.senders
+    with sqlite3.connect(tracker) as db:
+        running.everyone = {s for (s,) in db.execute("SELECT DISTINCT sender_id FROM events")}
+    return running

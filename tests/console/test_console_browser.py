@@ -8,16 +8,14 @@ import pytest
 from playwright.sync_api import expect
 
 from scripts.serve import ROOT
-from tests.console.conftest import PASSWORD, copy_tracker, start_console, unique_dir
+from tests.console.conftest import PASSWORD, console_on_a_copy
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 
 
 @pytest.fixture(scope="module")
 def console(recorded, tmp_path_factory):
-    workdir = unique_dir(tmp_path_factory, "console_browser")
-    running = start_console(workdir, copy_tracker(recorded.tracker_db, workdir / "tracker.db"))
-    running.senders = recorded.senders
+    running = console_on_a_copy(recorded, tmp_path_factory, "console_browser")
     yield running
     running.stop()
 

@@ -10,14 +10,12 @@ import pytest
 
 from console.filters import local_time
 from console.queries import merge_by_phone, phone_key
-from tests.console.conftest import SCRIPT, copy_tracker, csrf_of, start_console, unique_dir
+from tests.console.conftest import SCRIPT, console_on_a_copy, csrf_of
 
 
 @pytest.fixture(scope="module")
 def console(recorded, tmp_path_factory):
-    workdir = unique_dir(tmp_path_factory, "console_callbacks")
-    running = start_console(workdir, copy_tracker(recorded.tracker_db, workdir / "tracker.db"))
-    running.senders = recorded.senders
+    running = console_on_a_copy(recorded, tmp_path_factory, "console_callbacks")
     yield running
     running.stop()
 

@@ -19,7 +19,7 @@ from console.filters import parse_filters
 from scripts.serve import BIN, ROOT, server_env
 from tests.browser.conftest import serious_violations
 from tests.console.conftest import (
-    PASSWORD, console_cli, console_env, copy_tracker, start_console, unique_dir,
+    PASSWORD, console_cli, console_env, console_on_a_copy, copy_tracker, start_console, unique_dir,
 )
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
@@ -57,11 +57,7 @@ def bot_kinds_after(tracker_db, sender):
 
 @pytest.fixture(scope="module")
 def console(recorded, tmp_path_factory):
-    workdir = unique_dir(tmp_path_factory, "console_triage")
-    running = start_console(workdir, copy_tracker(recorded.tracker_db, workdir / "tracker.db"))
-    running.senders = recorded.senders
-    with sqlite3.connect(running.tracker_db) as db:
-        running.everyone = {s for (s,) in db.execute("SELECT DISTINCT sender_id FROM events")}
+    running = console_on_a_copy(recorded, tmp_path_factory, "console_triage")
     yield running
     running.stop()
 

@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from actions.content import load_content
-from scripts.serve import LOAD_TEST
 from tests.e2e.conftest import chat, new_sender, post, start_servers, texts
 
 CONTENT = load_content()

@@ -45,7 +45,7 @@ def test_an_emergency_in_the_middle_of_the_callback_form_stops_it(servers):
     sender = new_sender()
     chat(servers, sender, "/book_appointment")
     assert chat(servers, sender, "/affirm")[0]["text"] == CONTENT.messages["ask_callback_name"]
-    reply = chat(servers, sender, "wait, my legs are suddenly both numb and weak")
+    reply = chat(servers, sender, "wait, both my legs just went numb and weak")
     assert reply[0]["text"] == CONTENT.answers["emergency"].text
     assert reply[0]["custom"] == {"kind": "emergency"}
     assert CONTENT.messages["ask_callback_phone"] not in texts(reply)
