@@ -47,6 +47,13 @@ staff-user: setup
 bench: train
 	@$(BIN)/python -m bench.run $(ARGS)
 
+# Every source address cited by content/answers.yml (and clinic.yml's page addresses) with its
+# HTTP status; needs the network, so it is not part of `make test`. ARGS=--all also checks every
+# address in content/facts.md.
+.PHONY: linkcheck
+linkcheck: setup
+	@$(BIN)/python -m scripts.linkcheck $(ARGS)
+
 # Regenerate requirements.lock from requirements.in in a scratch environment.
 lock:
 	@scripts/lock.sh

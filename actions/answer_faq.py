@@ -1,5 +1,6 @@
-"""Answers the FAQ intents from content/answers.yml: a short answer with its source first,
-the longer text on "tell me more" (which also follows the emergency guidance)."""
+"""Answers the FAQ intents from content/answers.yml: a short answer with every source that backs
+it (the sources marked `short`), the longer text with all its sources on "tell me more" (which
+also follows the emergency guidance)."""
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -72,7 +73,7 @@ class ActionAnswerFaq(Action):
         named = [n for n in map(body_part_name, latest_entities(tracker, "body_part")) if n]
         if named and answer.body_part:
             parts.append(answer.body_part.replace("{body_part}", named[0]))
-        parts.append(source_line(answer.sources[:1]))
+        parts.append(source_line(answer.short_sources))  # every source of the short text
         buttons = [dict(TELL_ME_MORE)] if answer.more else []
         suggestions = without_booking(answer.suggestions) if safety_first else answer.suggestions
         buttons += intent_buttons(suggestions)

@@ -1,8 +1,15 @@
 """Loads and validates the curated answers (content/answers.yml) and the clinic's details
-(content/clinic.yml).
+(content/clinic.yml), and checks every source against the sourced facts (content/facts.md).
 
-Both files are edited by non-programmers, so every problem is reported as a ContentError that
-names the file and the key, and the servers refuse to start rather than answer with bad content.
+Both YAML files are edited by non-programmers, so every problem is reported as a ContentError
+that names the file and the key, and the servers refuse to start rather than answer with bad
+content. The citation rules it enforces:
+- a source is either one of the clinic's own pages (`clinic_page`, listed in clinic.yml, with an
+  optional `url`) or a title with the https address of the exact page cited, never a site's home
+  page (a path that is empty or "/");
+- every such address appears in content/facts.md, the sourced facts the answers may rest on;
+- the sources that back the short `text` are marked `short: true` (at least one per answer),
+  and all of them are shown with the short answer; "tell me more" shows every source.
 This module imports nothing from Rasa: the action server and the Rasa server's REST channel both
 use it.
 """
@@ -11,7 +18,8 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, Optional, Tuple
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -117,7 +125,8 @@ def us_phone(text: str) -> Optional[str]:
 @dataclass(frozen=True)
 class Source:
     title: str
-    url: Optional[str]
+    url: Optional[str]  # None only for a clinic page whose address clinic.yml does not give yet
+    short: bool = False  # backs the short text, so it is shown with it
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,17 @@ class Answer:
     sources: Tuple[Source, ...]
     suggestions: Tuple[str, ...]
 
+    @property
+    def short_sources(self) -> Tuple[Source, ...]:
+        """The sources shown with the short text (and its body_part sentence)."""
+        return tuple(s for s in self.sources if s.short)
+
+
+@dataclass(frozen=True)
+class ClinicPage:
+    title: str
+    url: Optional[str]  # optional until the clinic gives it
+
 
 @dataclass(frozen=True)
 class Clinic:
@@ -139,7 +159,7 @@ class Clinic:
     address: Optional[str]
     hours: Optional[str]
     services: Tuple[str, ...]
-    pages: Dict[str, str]
+    pages: Dict[str, ClinicPage]
 
     @property
     def tel_uri(self) -> str:
@@ -170,6 +190,31 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
     if data.get("version") != 1:
         raise ContentError(f"{path}: version: expected 1, got {data.get('version')!r}")
     return data
+
+
+def _exact_url(path: Path, key: str, url: str) -> str:
+    """An https address of one exact page: a site's home page cites nothing in particular."""
+    if not re.fullmatch(r"https://[^\s/]+\.[^\s]+", url):
+        raise ContentError(f"{path}: {key}: expected an https:// address, got {url!r}")
+    if urlsplit(url).path in ("", "/"):
+        raise ContentError(
+            f"{path}: {key}: {url!r} is a site's home page; give the address of the exact page "
+            "that says it"
+        )
+    return url
+
+
+FACTS_URL = re.compile(r"https://[^\s<>()\[\]`\"']+")
+
+
+def read_fact_urls(path: Path) -> FrozenSet[str]:
+    """Every https address written in content/facts.md (a trailing full stop or comma is
+    punctuation, not part of the address)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise ContentError(f"{path}: file not found (the sourced facts the answers rest on)") from error
+    return frozenset(url.rstrip(".,;:") for url in FACTS_URL.findall(text))
 
 
 def _mapping(path: Path, key: str, value: Any) -> Dict[str, Any]:
@@ -255,8 +300,12 @@ def load_clinic(path: Path) -> Clinic:
     for index, page in enumerate(raw.get("pages") or []):
         key = f"clinic.pages[{index}]"
         page = _mapping(path, key, page)
-        _check_keys(path, key, page, {"id", "title"})
-        pages[_text(path, f"{key}.id", page.get("id"))] = _text(path, f"{key}.title", page.get("title"))
+        _check_keys(path, key, page, {"id", "title", "url"})
+        title = _text(path, f"{key}.title", page.get("title"))
+        url = _text(path, f"{key}.url", page.get("url"), optional=True)
+        if url is not None:
+            _exact_url(path, f"{key}.url", url)
+        pages[_text(path, f"{key}.id", page.get("id"))] = ClinicPage(title=title, url=url)
     return Clinic(
         name=_text(path, "clinic.name", raw.get("name")),
         area=_text(path, "clinic.area", raw.get("area")),
@@ -271,25 +320,43 @@ def load_clinic(path: Path) -> Clinic:
     )
 
 
-def _source(path: Path, key: str, raw: Any, clinic: Clinic) -> Source:
+def _short(path: Path, key: str, raw: Dict[str, Any]) -> bool:
+    short = raw.get("short", False)
+    if not isinstance(short, bool):
+        raise ContentError(f"{path}: {key}.short: expected true or false")
+    return short
+
+
+def _source(path: Path, key: str, raw: Any, clinic: Clinic, facts: FrozenSet[str],
+            facts_path: Path) -> Source:
     raw = _mapping(path, key, raw)
     if "clinic_page" in raw:
-        _check_keys(path, key, raw, {"clinic_page"})
+        _check_keys(path, key, raw, {"clinic_page", "short"})
         page = raw["clinic_page"]
         if page not in clinic.pages:
             raise ContentError(
                 f"{path}: {key}.clinic_page: {page!r} is not one of the pages in clinic.yml"
             )
-        return Source(title=f"{clinic.name}: {clinic.pages[page]}", url=None)
-    _check_keys(path, key, raw, {"title", "url"})
-    # A printed citation (a journal article with no stable address) may come without a url.
-    url = _text(path, f"{key}.url", raw.get("url"), optional=True)
-    if url is not None and not re.fullmatch(r"https://[^\s/]+\.[^\s]+", url):
-        raise ContentError(f"{path}: {key}.url: expected an https:// address, got {url!r}")
-    return Source(title=_text(path, f"{key}.title", raw.get("title")), url=url)
+        return Source(title=f"{clinic.name}: {clinic.pages[page].title}",
+                      url=clinic.pages[page].url, short=_short(path, key, raw))
+    _check_keys(path, key, raw, {"title", "url", "short"})
+    title = _text(path, f"{key}.title", raw.get("title"))
+    if raw.get("url") is None:
+        raise ContentError(
+            f"{path}: {key}.url: missing; every source but a clinic page needs the https "
+            "address of the exact page"
+        )
+    url = _exact_url(path, f"{key}.url", _text(path, f"{key}.url", raw.get("url")))
+    if url not in facts:
+        raise ContentError(
+            f"{path}: {key}.url: {url} is not in {facts_path}; an answer may rest only on the "
+            "sourced facts there or on the clinic's own pages"
+        )
+    return Source(title=title, url=url, short=_short(path, key, raw))
 
 
-def _answer(path: Path, intent: str, raw: Any, clinic: Clinic) -> Answer:
+def _answer(path: Path, intent: str, raw: Any, clinic: Clinic, facts: FrozenSet[str],
+            facts_path: Path) -> Answer:
     key = f"answers.{intent}"
     raw = _mapping(path, key, raw)
     _check_keys(path, key, raw, ANSWER_KEYS)
@@ -304,6 +371,15 @@ def _answer(path: Path, intent: str, raw: Any, clinic: Clinic) -> Answer:
             raise ContentError(
                 f"{path}: {key}.suggestions[{index}]: {suggestion!r} is not an answered question"
             )
+    parsed = tuple(
+        _source(path, f"{key}.sources[{i}]", s, clinic, facts, facts_path)
+        for i, s in enumerate(sources)
+    )
+    if not any(source.short for source in parsed):
+        raise ContentError(
+            f"{path}: {key}.sources: mark the sources that back the short text with "
+            "\"short: true\" (at least one); they are shown with it"
+        )
     return Answer(
         title=_text(path, f"{key}.title", raw.get("title")),
         text=_fill(path, f"{key}.text", _text(path, f"{key}.text", raw.get("text")), clinic),
@@ -315,9 +391,7 @@ def _answer(path: Path, intent: str, raw: Any, clinic: Clinic) -> Answer:
             clinic,
             extra={"body_part"},
         ),
-        sources=tuple(
-            _source(path, f"{key}.sources[{i}]", s, clinic) for i, s in enumerate(sources)
-        ),
+        sources=parsed,
         suggestions=tuple(suggestions),
     )
 
@@ -337,8 +411,11 @@ def _messages(path: Path, raw: Any, clinic: Clinic) -> Dict[str, str]:
 
 
 def load_content(directory: Path = CONTENT_DIR) -> Content:
-    """Reads and validates clinic.yml and answers.yml from `directory`."""
+    """Reads and validates clinic.yml and answers.yml from `directory`, with every source
+    checked against facts.md there."""
     clinic = load_clinic(directory / "clinic.yml")
+    facts_path = directory / "facts.md"
+    facts = read_fact_urls(facts_path)
     path = directory / "answers.yml"
     data = _read_yaml(path)
     _check_keys(path, "(top level)", data, {"version", "answers", "messages"})
@@ -348,7 +425,7 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
     for intent in FAQ_INTENTS:
         if intent not in raw_answers:
             raise ContentError(f"{path}: answers.{intent}: missing (every FAQ intent needs one)")
-        answers[intent] = _answer(path, intent, raw_answers[intent], clinic)
+        answers[intent] = _answer(path, intent, raw_answers[intent], clinic, facts, facts_path)
     return Content(clinic=clinic, answers=answers, messages=_messages(path, data.get("messages"), clinic))
 
 

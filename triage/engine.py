@@ -183,8 +183,9 @@ class Engine:
                 continue
             past_counts = flag in self.rules.past_counts and not finding.hypothetical
             needed = self.rules.requires.get(flag)
-            if past_counts and finding.family and not of_others:
-                possible.add(flag)  # another person's past, and nothing said about them now
+            if needed and finding.family and not of_others:
+                # Another person's cancer or fever with the writer's own back ache: unclear.
+                possible.add(flag)
                 continue
             # Self-harm in any mood ("everyone would be better off without me") is an
             # emergency; only a past one ("years ago I had suicidal thoughts") is unclear.

@@ -44,8 +44,14 @@ MUST_SAY = {
 
 
 # What the sources do not support (a reviewer's findings): the exam is not said to be free,
-# and nothing says staff take the ice pack off "at any time".
-MUST_NOT_SAY = ["free consultation and exam", "free initial consultation and exam", "at any time"]
+# and nothing says staff take the ice pack off "at any time". Issue 10: "not shown clearly how
+# much cold helps" presupposes that it helps (Cochrane: too little evidence to judge cold);
+# "the studies so far" generalises the two cited studies; the clinic's page says the goals of
+# cryotherapy "can include", not that they are its goals; an undated "cleared no such device";
+# diabetes only as diabetic nerve damage; an NHS tier that gives a US visitor no route.
+MUST_NOT_SAY = ["free consultation and exam", "free initial consultation and exam", "at any time",
+                "shown clearly how much", "studies so far", "says its goals",
+                "cleared no such device", "diabetic nerve damage", "doctor urgently"]
 
 
 @pytest.mark.parametrize("intent", QUESTIONS + ["emergency"])
@@ -81,7 +87,12 @@ def test_faq_answer_is_short_sourced_and_offers_next_questions(intent, make_trac
     assert "{" not in text and "}" not in text
     assert not re.search(r"\$\s*\d", text)  # never a price
     last = text.split("\n\n")[-1]
-    assert last.startswith("Source: ") and answer.sources[0].title in last
+    shown = answer.short_sources  # every source that backs the short text, none left out
+    assert shown and last.startswith("Sources: " if len(shown) > 1 else "Source: ")
+    for source in shown:
+        assert (f"[{source.title}]({source.url})" if source.url else source.title) in last
+    for source in set(answer.sources) - set(shown):
+        assert source.title not in last  # the rest come with "tell me more"
     expected = (["/tell_me_more"] if answer.more else []) + [f"/{s}" for s in answer.suggestions]
     assert answer.suggestions and payloads(messages[0]) == expected
     assert all(b["title"] for b in messages[0]["buttons"])
@@ -103,7 +114,7 @@ def test_body_part_adds_a_sentence_naming_it(value, name, make_tracker, run_acti
     text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     sentence = CONTENT.answers["ask_benefits"].body_part.replace("{body_part}", name)
     assert f"For {name} pain," in sentence
-    assert sentence in text and text.index(sentence) < text.index("Source: ")
+    assert sentence in text and text.index(sentence) < text.index("\n\nSource")
 
 
 # Answers where the body part matters name it (finding: "does it hurt on my neck?").
@@ -122,7 +133,7 @@ def test_answers_where_the_body_part_matters_name_it(intent, value, name, make_t
                            entities=[("body_part", value)])
     text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     sentence = answer.body_part.replace("{body_part}", name)
-    assert sentence in text and text.index(sentence) < text.index("Source: ")
+    assert sentence in text and text.index(sentence) < text.index("\n\nSource")
     assert text.startswith(answer.text) and "{" not in text
 
 
@@ -212,7 +223,7 @@ def test_greet_says_automated_and_not_medical_advice(make_tracker, run_action):
     messages, events = run_action(ActionChatReply(), make_tracker("faq_question", intent="greet"))
     text = messages[0]["text"]
     assert "automated" in text and re.search(r"(not|isn't|is not) medical advice", text)
-    assert "cryotherapy" in text and "911" in text
+    assert "cryotherapy" in text and "911" in text and "988" in text  # issue 10
     assert payloads(messages[0]) == ["/ask_what_is_cryotherapy", "/ask_does_it_hurt", "/ask_cost",
                                      "/book_appointment"]
     assert events == []
@@ -311,11 +322,13 @@ def test_emergency_sends_to_911_and_988_and_nothing_else(flags, first, make_trac
     assert events == [SlotSet("last_answer", "emergency")]
 
 
-# content/facts.md section 7 (and GUIDE.md's 988 for self-harm): what "tell me more" after an
-# emergency must name.
+# content/facts.md sections 7 and 9 (and GUIDE.md's 988 for self-harm): what "tell me more"
+# after an emergency must name, each red flag in a sentence that says 911 (issue 10: one rule,
+# 911 or the emergency room, for every red flag; no "see a doctor urgently" tier).
 RED_FLAGS = ["bladder or bowel control", "genitals or buttocks", "both legs", "leg weakness",
-             "chest pain", "serious accident", "stiff neck with a fever", "severe headache",
-             "unexplained weight loss", "history of cancer", "harming yourself", "988", "911"]
+             "chest pain", "shortness of breath", "serious accident", "stiff neck with a fever",
+             "severe headache", "unexplained weight loss", "history of cancer", "fever or chills",
+             "harming yourself", "988", "911"]
 
 
 @pytest.mark.parametrize("earlier", [None, "ask_cost", "ask_does_it_hurt"])
@@ -334,6 +347,9 @@ def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
         assert CONTENT.answers[earlier].more not in text
     for flag in RED_FLAGS:
         assert flag in answer.more, flag
+    sentences = re.split(r"(?<=\.)\s+", answer.more)
+    for flag in RED_FLAGS[:-3]:  # all but self-harm, 988 and 911
+        assert all("911" in s for s in sentences if flag in s), flag
     for source in answer.sources:
         assert f"[{source.title}]({source.url})" in text
     assert messages[0]["buttons"] == [

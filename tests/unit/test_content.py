@@ -14,10 +14,13 @@ from actions.content import (
     ContentError,
     load_content,
     load_or_exit,
+    read_fact_urls,
     spoken_list,
 )
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
+# The product owner's corrected fact sheet, next to the repository on the team's machines.
+SHARED_FACTS = Path(__file__).resolve().parents[3] / "shared" / "content" / "facts.md"
 
 
 @pytest.fixture
@@ -64,6 +67,7 @@ def test_valid_content_loads(content_dir):
     assert not any("{" in t or "}" in t for t in texts)  # every placeholder filled
     assert "(314) 731-4201" in content.messages["handoff"]
     assert all(a.sources for a in content.answers.values())
+    assert all(a.short_sources for a in content.answers.values())
     assert content.answers["ask_benefits"].body_part.count("{body_part}") == 1
 
 
@@ -209,6 +213,25 @@ BAD_ANSWERS = {
                             "answers.ask_cost.sources[0].clinic_page"),
     "source without title": (put("answers.ask_fda_status.sources.0", {"url": "https://fda.gov/"}),
                              "answers.ask_fda_status.sources[0].title"),
+    # Issue 10: a source is the exact page, it is in content/facts.md, and the short text's
+    # sources are marked.
+    "home page url": (put("answers.ask_fda_status.sources.0.url", "https://www.fda.gov/"),
+                      "answers.ask_fda_status.sources[0].url: 'https://www.fda.gov/' is a site's home page"),
+    "url with an empty path": (put("answers.ask_fda_status.sources.0.url", "https://www.fda.gov"),
+                               "answers.ask_fda_status.sources[0].url: 'https://www.fda.gov' is a site's home page"),
+    "source without url": (drop("answers.ask_fda_status.sources.0.url"),
+                           "answers.ask_fda_status.sources[0].url: missing"),
+    "url not in facts.md": (put("answers.ask_fda_status.sources.0.url", "https://www.fda.gov/other-page"),
+                            "answers.ask_fda_status.sources[0].url: https://www.fda.gov/other-page is not in"),
+    "url only a prefix of one in facts.md": (
+        put("answers.ask_fda_status.sources.0.url", "https://www.nhs.uk/conditions/back"),
+        "answers.ask_fda_status.sources[0].url: https://www.nhs.uk/conditions/back is not in"),
+    "no source marked short": (put("answers.ask_cost.sources", [{"clinic_page": "cryotherapy-muscle-spasms"}]),
+                               "answers.ask_cost.sources: mark the sources that back the short text"),
+    "short not true or false": (put("answers.ask_cost.sources.0.short", "yes"),
+                                "answers.ask_cost.sources[0].short: expected true or false"),
+    "url on a clinic page source": (put("answers.ask_cost.sources.0.url", "https://example.org/page"),
+                                    "answers.ask_cost.sources[0]: unknown key 'url'"),
     "suggestion not answered": (put("answers.ask_cost.suggestions", ["ask_cost", "ask_parking"]),
                                 "answers.ask_cost.suggestions[1]"),
     "emergency as suggestion": (put("answers.ask_cost.suggestions", ["emergency"]),
@@ -231,6 +254,12 @@ BAD_CLINIC = {
     "empty service": (put("clinic.services", ["ice", " "]), "clinic.services[1]"),
     "area missing": (drop("clinic.area"), "clinic.area"),
     "page without title": (put("clinic.pages.1", {"id": "x"}), "clinic.pages[1].title"),
+    "page url is the home page": (put("clinic.pages.0.url", "https://clinic.example.org/"),
+                                  "clinic.pages[0].url: 'https://clinic.example.org/' is a site's home page"),
+    "page url not https": (put("clinic.pages.0.url", "http://clinic.example.org/cryo"),
+                           "clinic.pages[0].url: expected an https:// address"),
+    "unknown page key": (put("clinic.pages.0.link", "https://clinic.example.org/cryo"),
+                         "clinic.pages[0]: unknown key 'link'"),
     "clinic name missing": (drop("clinic.name"), "clinic.name"),
 }
 BAD_CONTENT = [pytest.param(name, change, key, id=case)
@@ -256,6 +285,7 @@ BAD_FILES = {
     "answers is a list": ("answers.yml", "version: 1\nanswers: []\nmessages: {}\n",
                           "answers: expected a mapping"),
     "missing clinic.yml": ("clinic.yml", None, "file not found"),
+    "missing facts.md": ("facts.md", None, "file not found"),
     "missing answers.yml": ("answers.yml", None, "file not found"),
 }
 
@@ -295,3 +325,98 @@ def test_load_or_exit_stops_the_server_naming_file_and_key(content_dir):
 
 def test_load_or_exit_returns_good_content(content_dir):
     assert load_or_exit(content_dir) == load_content(content_dir)
+
+
+# Issue 10: the sources of the content before it, each refused with file and key.
+OLD_SOURCES = {
+    "mpft.nhs.uk home page": {"title": "NHS Midlands Partnership trust: Safe use of cold treatment",
+                              "url": "https://www.mpft.nhs.uk/"},
+    "deroyal.com home page": {"title": "Cold-therapy device instructions", "url": "https://www.deroyal.com/"},
+    "httrmt.ca home page": {"title": "Ice-pack advice", "url": "https://httrmt.ca/"},
+    "balticsportscience.com home page": {"title": "120-patient randomized trial",
+                                         "url": "https://balticsportscience.com/"},
+    "spine-health.com home page": {"title": "Spine-health", "url": "https://www.spine-health.com/"},
+    "988lifeline.org home page": {"title": "988 Suicide & Crisis Lifeline", "url": "https://988lifeline.org/"},
+    "Cochrane review without an address": {
+        "title": "Cochrane review on heat and cold for low back pain (French et al., Spine 2006;31:998)"},
+}
+
+
+@pytest.mark.parametrize("source", OLD_SOURCES.values(), ids=OLD_SOURCES.keys())
+def test_the_old_sources_are_refused(content_dir, source):
+    path = content_dir / "answers.yml"
+    edit(path, put("answers.ask_evidence.sources.1", source))
+    with pytest.raises(ContentError) as error:
+        load_content(content_dir)
+    assert str(error.value).startswith(f"{path}: answers.ask_evidence.sources[1].url: ")
+
+
+def test_old_answers_without_short_marks_are_refused(content_dir):
+    """Before issue 10 the short answer showed only the first source: every answer must now
+    mark the sources its short text rests on."""
+    def unmark(data):
+        for answer in data["answers"].values():
+            for source in answer["sources"]:
+                source.pop("short", None)
+    edit(content_dir / "answers.yml", unmark)
+    with pytest.raises(ContentError, match=r"answers.ask_what_is_cryotherapy.sources: mark"):
+        load_content(content_dir)
+
+
+def test_every_source_is_a_clinic_page_or_in_facts_md():
+    """Checked here from the files themselves, apart from the loader."""
+    raw = yaml.safe_load((CONTENT / "answers.yml").read_text(encoding="utf-8"))
+    clinic = yaml.safe_load((CONTENT / "clinic.yml").read_text(encoding="utf-8"))["clinic"]
+    pages = {page["id"] for page in clinic["pages"]}
+    facts = read_fact_urls(CONTENT / "facts.md")
+    for intent, answer in raw["answers"].items():
+        for source in answer["sources"]:
+            if "clinic_page" in source:
+                assert source["clinic_page"] in pages, (intent, source)
+            else:
+                assert source["url"] in facts, (intent, source)
+                assert source["url"].split("://", 1)[1].strip("/").count("/") >= 1, (intent, source)
+
+
+def test_facts_md_in_the_repository_keeps_the_fact_sheet_word_for_word():
+    """content/facts.md sections 1-7 are the product owner's corrected fact sheet; sections 8
+    and 9 are ours. Checked where the shared fact sheet is next to the repository."""
+    if not SHARED_FACTS.exists():
+        pytest.skip(f"{SHARED_FACTS} is not on this machine")
+    ours = (CONTENT / "facts.md").read_text(encoding="utf-8")
+    assert SHARED_FACTS.read_text(encoding="utf-8").strip() in ours
+
+
+def test_facts_md_reader_takes_whole_addresses(tmp_path):
+    path = tmp_path / "facts.md"
+    path.write_text("See https://a.example/x/y. Also (https://b.example/z), and "
+                    "https://c.example/p?q=1, done.\n", encoding="utf-8")
+    assert read_fact_urls(path) == {"https://a.example/x/y", "https://b.example/z",
+                                    "https://c.example/p?q=1"}
+
+
+def test_clinic_page_url_is_shown_with_its_answers(content_dir):
+    url = "https://clinic.example.org/blog/using-cryotherapy-to-treat-muscle-spasms"
+    edit(content_dir / "clinic.yml", put("clinic.pages.1.url", url))
+    content = load_content(content_dir)
+    assert content.clinic.pages["cryotherapy-muscle-spasms"].url == url
+    source = content.answers["ask_cost"].sources[0]
+    assert source.url == url and source.title.endswith("Using Cryotherapy to Treat Muscle Spasms")
+    assert load_content(CONTENT).answers["ask_cost"].sources[0].url is None  # not given yet
+
+
+def test_the_harvard_theory_is_quoted_as_a_theory_with_its_caveat():
+    """Issue 10: the 2018 article gives "much like an ice pack would on your swollen ankle" as
+    the theory behind cryotherapy, then says there is no scientific proof, according to the FDA."""
+    content = load_content(CONTENT)
+    quoting = [a.more for a in content.answers.values() if a.more and "swollen ankle" in a.more]
+    assert quoting
+    for text in quoting:
+        assert "theory" in text and "no scientific proof" in text and "FDA" in text
+
+
+def test_messages_route_urgency_to_911_and_988_not_to_the_clinic():
+    messages = load_content(CONTENT).messages
+    assert "urgent" not in messages["callback_saved"].lower()
+    assert "rather not wait" in messages["callback_saved"] and "911" in messages["callback_saved"]
+    assert "911" in messages["greet"] and "988" in messages["greet"]
