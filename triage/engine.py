@@ -8,14 +8,15 @@
    marks each one negated, historical, hypothetical (including a question about the topic) or
    about another person.
 3. A finding present now is an emergency, except where rules.yml `requires` another finding
-   (cancer history counts with pain or weight loss now); one in an unclear context is
+   (cancer history counts with pain or weight loss now; another person's cancer or fever only
+   when the message also speaks of them); one in an unclear context is
    `possible`; a negated one counts for nothing, except self-harm, which is never ignored.
    medspaCy's own rules are used with one change: a forward negation reaches NEGATION_SCOPE
    words, as visitors write long run-on sentences.
 4. The statistical scorer (triage/scorer.py) gives a second opinion for phrasing no rule
-   lists: where no red-flag phrase matched, above EMERGENCY_SCORE (for a message long enough
-   to judge that speaks of pain) an emergency, above POSSIBLE_SCORE `possible`; where the rules read a flag as negated,
-   above CONFIRM_SCORE `possible`.
+   lists: where no red-flag phrase matched, above EMERGENCY_SCORE an emergency (for a message
+   long enough to judge that speaks of pain) and above POSSIBLE_SCORE `possible`; where the
+   rules read a flag as negated, above CONFIRM_SCORE `possible`.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class Triage:
     level: str = "none"
     flags: List[str] = field(default_factory=list)
     language: str = "en"
-    source: str = "none"  # what decided: "rules", "scorer", "both" or "none"
+    source: str = "none"  # what decided: "rules", "scorer" or "none" (for measuring)
 
     def as_dict(self) -> Dict[str, object]:
         return {"level": self.level, "flags": self.flags, "language": self.language}
