@@ -36,7 +36,9 @@ def main() -> None:
     from rasa.__main__ import main as rasa_main
 
     action_validation.install()
-    sys.argv = ["rasa", "run", *sys.argv[1:], "--enable-api", "--auth-token", token]
+    # One argument with "=": a random token can start with "-", which argparse would take for
+    # an option of its own.
+    sys.argv = ["rasa", "run", *sys.argv[1:], "--enable-api", f"--auth-token={token}"]
     rasa_main()
 
 

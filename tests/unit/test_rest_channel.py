@@ -75,3 +75,21 @@ def test_channel_does_not_import_rasa_sdk():
     check = ("import sys; import channels.rest; "
              "assert not [m for m in sys.modules if m.split('.')[0] == 'rasa_sdk'], 'rasa_sdk'")
     subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True, timeout=120)
+
+
+def test_the_api_token_reaches_rasa_whatever_its_first_character(monkeypatch):
+    """secrets.token_urlsafe() can start with "-"; passed as a separate argument, argparse
+    took it for an option and Rasa exited with code 2 (one start in about 64)."""
+    import rasa.__main__
+    from channels import action_validation
+    from scripts import rasa_server
+
+    seen = {}
+    monkeypatch.setattr(action_validation, "install", lambda: True)
+    monkeypatch.setenv("RASA_API_TOKEN", "-" + "x" * 31)
+    monkeypatch.setattr(sys, "argv", ["rasa_server", "--port", "1"])
+    monkeypatch.setattr(rasa.__main__, "main", lambda: seen.update(argv=list(sys.argv)))
+    rasa_server.main()
+    parser = rasa.__main__.create_argument_parser()
+    arguments = parser.parse_args(seen["argv"][1:])
+    assert arguments.auth_token == "-" + "x" * 31 and arguments.enable_api
