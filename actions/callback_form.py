@@ -19,7 +19,7 @@ from actions.content import us_phone
 from actions.replies import (
     CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
 )
-from visitors.limits import SlidingWindow
+from visitors.limits import SlidingWindow, admit
 
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
@@ -163,12 +163,7 @@ def within_callback_limits(tracker: Tracker) -> bool:
         # Only a digest of the number is held, in memory.
         "phone": hashlib.sha256(digits.encode()).hexdigest() if digits else None,
     }
-    keys = {kind: key for kind, key in keys.items() if key}
-    if any(CALLBACK_LIMITS[kind].is_full(key) for kind, key in keys.items()):
-        return False
-    for kind, key in keys.items():
-        CALLBACK_LIMITS[kind].count(key)
-    return True
+    return admit((CALLBACK_LIMITS[kind], key) for kind, key in keys.items())
 
 
 class ActionSubmitCallback(Action):

@@ -41,7 +41,7 @@ import yaml
 from actions.content import load_or_exit
 from stores.spooling_sql import SpoolingSQLTrackerStore, turn_was_not_saved
 from visitors.address import client_address, parse_trusted
-from visitors.limits import SlidingWindow
+from visitors.limits import SlidingWindow, admit
 
 logger = logging.getLogger(__name__)
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
@@ -173,11 +173,9 @@ class ClinicRestInput(InputChannel):
         address = client_address(request.ip, request.headers.getall("x-forwarded-for", []),
                                  self.proxies)
         client = hmac.new(self.address_key, address.encode(), hashlib.sha256).hexdigest()[:16]
-        if self.per_address.is_full(client) or self.per_sender.is_full(sender):
+        if not admit([(self.per_address, client), (self.per_sender, sender)]):
             logger.warning("rest channel: too many messages from one conversation or address")
             return response.json(self._reply(sender, "rate_limited"), 429)
-        self.per_address.count(client)
-        self.per_sender.count(sender)
 
         collector = CollectingOutputChannel()
         message_id = uuid.uuid4().hex

@@ -21,20 +21,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from stores import var_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = 0o600  # console.db, its -wal/-shm files and console-secret: the owner only
 logger = logging.getLogger("console")
 
 
-def var_dir() -> Path:
-    """Where the console writes: VAR_DIR when set, else var/ in the repo (read at each call)."""
-    return Path(os.environ.get("VAR_DIR") or ROOT / "var").resolve()
-
-
-def spool_path() -> Path:
-    """The Rasa server's SQLite spool of turns it could not save (TRACKER_SPOOL_DB, else
-    <VAR_DIR>/tracker-spool.db). The console only ever opens it read-only (console/incidents.py)."""
-    return Path(os.environ.get("TRACKER_SPOOL_DB") or var_dir() / "tracker-spool.db")
 
 # Rasa's own table (rasa/core/tracker_store.py, SQLTrackerStore.SQLEvent). Declared here to build
 # queries with bound parameters; the console never creates or alters it.

@@ -18,7 +18,8 @@ from sanic.exceptions import NotFound, SanicException
 
 from console import auth, indexer, views
 from visitors.address import client_address, parse_trusted
-from console.db import Databases, spool_path
+from console.db import Databases
+from stores import spool_path
 from console.filters import BadInput
 from console.queries import log
 from console.responses import add_security_headers, error, form_values, html, wants_json

@@ -25,9 +25,10 @@ from typing import Any, Callable, Dict, List, Optional, Text
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from stores import spool_path
+
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 RETRY_SECONDS = 2.0
 SPOOL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending_turns (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL,
@@ -46,12 +47,6 @@ _UNSAVED_LIMIT = 10_000
 def turn_was_not_saved(message_id: Optional[str]) -> bool:
     """True once for a turn whose events could not be written (the channel asks after a turn)."""
     return message_id is not None and _UNSAVED_TURNS.pop(message_id, None) is not None
-
-
-def default_spool_path() -> Path:
-    if os.environ.get("TRACKER_SPOOL_DB"):
-        return Path(os.environ["TRACKER_SPOOL_DB"])
-    return Path(os.environ.get("VAR_DIR") or ROOT / "var") / "tracker-spool.db"
 
 
 class Spool:
@@ -102,7 +97,7 @@ class Spool:
 class SpoolingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Any = None, spool_db: Optional[Text] = None, **kwargs: Any) -> None:
         super().__init__(domain=domain, **kwargs)
-        self.spool = Spool(Path(spool_db) if spool_db else default_spool_path())
+        self.spool = Spool(Path(spool_db) if spool_db else spool_path())
         self._unsaved: Dict[str, List[Dict[str, Any]]] = {}
         self._write_locks: Dict[str, asyncio.Lock] = {}
         self._retrying: Optional["asyncio.Task[None]"] = None

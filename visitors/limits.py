@@ -5,7 +5,7 @@ enough; a restart forgets the counts, which errs towards letting a visitor throu
 """
 import time
 from collections import deque
-from typing import Callable, Deque, Dict, Iterable
+from typing import Callable, Deque, Dict, Iterable, Optional, Tuple
 
 
 class SlidingWindow:
@@ -36,9 +36,15 @@ class SlidingWindow:
 
     def allows(self, keys: Iterable[str]) -> bool:
         """True if none of the keys has used up its limit; then counts one event for each."""
-        keys = [key for key in keys if key]
-        if any(self.is_full(key) for key in keys):
-            return False
-        for key in keys:
-            self.count(key)
-        return True
+        return admit((self, key) for key in keys)
+
+
+def admit(requests: Iterable[Tuple[SlidingWindow, Optional[str]]]) -> bool:
+    """True if no window is full for its key (empty keys are skipped); then counts one event in
+    each. A refused request counts nowhere."""
+    requests = [(window, key) for window, key in requests if key]
+    if any(window.is_full(key) for window, key in requests):
+        return False
+    for window, key in requests:
+        window.count(key)
+    return True

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from console.auth import load_secret
-from console.db import ROOT, Databases, console_url, spool_path, sqlite_url, tracker_url
+from console.db import ROOT, Databases, console_url, sqlite_url, tracker_url
+from stores import spool_path
 from scripts.serve import BIN, Servers, server_env
 from tests.console.conftest import PASSWORD, Console, copy_tracker, start_console, unique_dir
 
