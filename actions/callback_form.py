@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.content import us_phone
+from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
 )
@@ -26,16 +27,24 @@ FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_cons
 LEFT_TO_RULES = {"emergency", "stop", "deny"}
 # Also left to the rules, when the classifier is at least fairly sure: a name or a time can
 # look like one of these ("Hunter Book" reads as booking), and a real "I want a person",
-# "book an appointment", "bye" or "tell me more" comes out far above this.
-LEFT_TO_RULES_WHEN_SURE = {"ask_human", "book_appointment", "goodbye", "tell_me_more"}
-SURE = 0.5
+# "book an appointment", "bye", "tell me more" or "my back is killing me" comes out far above
+# this (config.yml, thresholds.form_sure).
+LEFT_TO_RULES_WHEN_SURE = {"ask_human", "book_appointment", "goodbye", "tell_me_more",
+                           "describe_pain"}
 # A message classified as one of the FAQ questions is answered (and the form carries on)
 # rather than taken as a name or a time when it reads like a question and the classifier is at
-# least fairly sure, or when the classifier is very sure.
-QUESTION_CONFIDENCE = 0.8
-QUESTION_LIKE_CONFIDENCE = 0.3
+# least fairly sure, or when the classifier is very sure (thresholds.form_question_like and
+# form_question).
 QUESTION_WORDS = re.compile(
     r"^(what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b", re.I
+)
+# Words that make a message an answer to "when is a good time to call?".
+TIME_WORDS = re.compile(
+    r"\b(now|asap|soon|any ?time|whenever|prefer(ence)?|matter|either|morning|afternoon|"
+    r"evening|night|noon|lunch|today|tonight|tomorrow|tmrw|weekdays?|weekends?|week|"
+    r"(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?s?|before|after|between|until|till|"
+    r"early|late|o'?clock|\d{1,2}(:\d\d)?\s*(am|pm|a\.m\.|p\.m\.)?)\b",
+    re.I,
 )
 MAX_NAME = 60
 MAX_TIME = 100
@@ -55,12 +64,18 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
         return None
     intent = tracker.latest_message.get("intent") or {}
     name, confidence = intent.get("name"), intent.get("confidence") or 0
+    text = (tracker.latest_message.get("text") or "").strip()
+    if name == "emergency":
+        return None
+    # Words of time answer the time question even when they read as stop or deny ("now", "no
+    # preference", "not before 10am").
+    if slot == "callback_time" and TIME_WORDS.search(text):
+        return text
     if name in LEFT_TO_RULES:
         return None
-    text = (tracker.latest_message.get("text") or "").strip()
     if slot == "callback_phone" and len(re.sub(r"\D", "", text)) >= 7:
         return text  # a number is an answer, whatever the classifier thought of it
-    if name in LEFT_TO_RULES_WHEN_SURE and confidence >= SURE:
+    if name in LEFT_TO_RULES_WHEN_SURE and confidence >= THRESHOLDS["form_sure"]:
         return None
     if name in QUESTION_INTENTS and is_question(text, confidence):
         return None
@@ -70,7 +85,8 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
 def is_question(text: Text, confidence: float) -> bool:
     words = re.sub(r"^(wait|sorry|ok|okay|oh|um|hey|hi)\b[\s,.!]*", "", text.strip(), flags=re.I)
     reads_as_question = "?" in text or bool(QUESTION_WORDS.match(words))
-    return confidence >= QUESTION_CONFIDENCE or (reads_as_question and confidence >= QUESTION_LIKE_CONFIDENCE)
+    return confidence >= THRESHOLDS["form_question"] or (
+        reads_as_question and confidence >= THRESHOLDS["form_question_like"])
 
 
 def cleared_form() -> List[Dict[Text, Any]]:

@@ -1,4 +1,5 @@
-"""Short replies for greetings, thanks, goodbyes, "are you a bot?" and a stray yes or no."""
+"""Short replies for greetings, thanks, goodbyes, "are you a bot?", a stray yes or no, and a
+visitor who only describes their pain."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,9 +18,13 @@ REPLIES = {
     "affirm": ("affirm", False),
     "deny": ("deny", False),
     "stop": ("deny", False),
+    "describe_pain": ("describe_pain", False),
 }
 # What the greeting offers to talk about.
 GREETING_TOPICS = ("ask_what_is_cryotherapy", "ask_does_it_hurt", "ask_cost", "book_appointment")
+# What the reply to a description of pain offers next.
+PAIN_TOPICS = ("ask_benefits", "ask_session_details", "book_appointment")
+TOPICS = {"greet": GREETING_TOPICS, "affirm": GREETING_TOPICS, "describe_pain": PAIN_TOPICS}
 
 
 class ActionChatReply(Action):
@@ -33,8 +38,9 @@ class ActionChatReply(Action):
         safety_first = say_safety_line(dispatcher, tracker)
         key, with_phone = REPLIES.get(intent, ("out_of_scope", True))
         buttons = [phone_button()] if with_phone else []
-        if intent in ("greet", "affirm"):
-            topics = without_booking(GREETING_TOPICS) if safety_first else GREETING_TOPICS
+        # No topic buttons in the middle of the callback request: it asks its question next.
+        if intent in TOPICS and tracker.active_loop_name != "callback_form":
+            topics = without_booking(TOPICS[intent]) if safety_first else TOPICS[intent]
             buttons = intent_buttons(topics)
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=buttons)
         return []

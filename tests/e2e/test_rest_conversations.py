@@ -323,3 +323,42 @@ def test_not_json_and_huge_bodies_are_refused(servers):
     huge = requests.post(servers.webhook, data=b"x" * (1024 * 1024), timeout=30)
     assert huge.status_code == 413
     assert chat(servers, new_sender(), "hi")  # and the server keeps serving
+
+
+@pytest.mark.parametrize("message", [
+    "my lower back has been aching for about a month now",
+    "pulled something in my neck at the gym yesterday, so stiff",
+])
+def test_a_description_of_everyday_pain_gets_the_pain_reply(servers, message):
+    messages = chat(servers, new_sender(), message)
+    assert [m.get("text") for m in messages] == [CONTENT.messages["describe_pain"]]
+    assert "911" not in texts(messages)
+    assert [b["payload"] for b in buttons(messages)] == [
+        "/ask_benefits", "/ask_session_details", "/book_appointment"]
+
+
+@pytest.mark.parametrize("message", ["could somebody from the clinic call me back", "callback request pls"])
+def test_a_plain_callback_request_starts_the_booking_flow(servers, message):
+    sender = new_sender()
+    reply = [m.get("text") for m in chat(servers, sender, message)]
+    assert reply == [CONTENT.messages["book_appointment"], CONTENT.messages["offer_callback"]]
+    assert chat(servers, sender, "yes")[0]["text"] == CONTENT.messages["ask_callback_name"]
+
+
+@pytest.mark.parametrize("when", ["now", "no preference", "not before 10am"])
+def test_a_time_that_reads_as_no_or_stop_goes_on_to_consent(servers, when):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    chat(servers, sender, "Robin Ames")
+    chat(servers, sender, "314 555 0142")
+    assert [m.get("text") for m in chat(servers, sender, when)] == [
+        CONTENT.messages["ask_callback_consent"]]
+    assert slot_values(servers, sender, "callback_time") == [when]
+
+
+def test_a_description_of_pain_in_the_middle_of_the_form_is_answered_then_it_goes_on(servers):
+    sender = new_sender()
+    book_and_accept(servers, sender)
+    reply = [m.get("text") for m in chat(servers, sender, "ugh my upper back is so tight today")]
+    assert reply == [CONTENT.messages["describe_pain"], CONTENT.messages["ask_callback_name"]]
+    assert slot_values(servers, sender, "callback_name") == []

@@ -8,7 +8,6 @@ from rasa_sdk.events import SlotSet
 
 from actions.callback_form import (
     FORM_SLOTS,
-    SURE,
     ActionAskCallbackConsent,
     ActionAskCallbackName,
     ActionAskCallbackPhone,
@@ -21,6 +20,7 @@ from actions.callback_form import (
 from actions import callback_form, content
 from actions.content import us_phone
 from actions.replies import CONTENT
+from actions.thresholds import THRESHOLDS
 
 MESSAGES = CONTENT.messages
 FIXED_TEXTS = set(MESSAGES.values())
@@ -116,6 +116,19 @@ def test_emergency_stop_and_deny_extract_nothing(requested, text, intent, make_t
     assert (messages, events) == ([], [])
 
 
+@pytest.mark.parametrize("text", ["now", "no preference", "not before 10am", "no, any time is fine",
+                                  "Not on Mondays", "asap please"])
+@pytest.mark.parametrize("intent", ["stop", "deny"])
+def test_a_time_that_reads_as_stop_or_no_is_an_answer(text, intent, make_tracker, run_action):
+    messages, events = fill(make_tracker, run_action, "callback_time", text, intent, 0.99)
+    assert messages == [] and events == [SlotSet("callback_time", text)]
+
+
+@pytest.mark.parametrize("text", ["stop", "never mind", "cancel that", "no thanks"])
+def test_stopping_at_the_time_question_still_stops(text, make_tracker, run_action):
+    assert fill(make_tracker, run_action, "callback_time", text, "stop", 0.99) == ([], [])
+
+
 @pytest.mark.parametrize("requested, text", [
     ("callback_name", "i want to talk to a person"), ("callback_name", "bye"),
     ("callback_phone", "book appointment"), ("callback_time", "tell me more"),
@@ -127,7 +140,7 @@ def test_person_booking_goodbye_and_more_are_left_to_the_rules(requested, text, 
     """Never taken as a name, number, time or consent: the rules answer them
     (data/rules/callback_form.yml)."""
     assert fill(make_tracker, run_action, requested, text, intent, 0.95) == ([], [])
-    assert fill(make_tracker, run_action, requested, text, intent, SURE) == ([], [])
+    assert fill(make_tracker, run_action, requested, text, intent, THRESHOLDS["form_sure"]) == ([], [])
 
 
 @pytest.mark.parametrize("requested, text, intent", [
@@ -138,7 +151,7 @@ def test_person_booking_goodbye_and_more_are_left_to_the_rules(requested, text, 
     ("callback_name", "Morgan", "tell_me_more"),
 ])
 def test_an_unsure_guess_does_not_swallow_the_answer(requested, text, intent, make_tracker, run_action):
-    messages, events = fill(make_tracker, run_action, requested, text, intent, SURE - 0.05)
+    messages, events = fill(make_tracker, run_action, requested, text, intent, THRESHOLDS["form_sure"] - 0.05)
     assert messages == [] and events == [SlotSet(requested, text)]
 
 
