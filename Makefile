@@ -18,7 +18,7 @@ setup:
 # Everything the model is trained from. With none of it newer than the model, `make train`
 # does nothing; otherwise Rasa retrains only the components whose inputs changed (its cache
 # fingerprints config, domain, data and our spaCy pipeline).
-TRAINING_INPUTS := config.yml domain.yml requirements.lock \
+TRAINING_INPUTS := config.yml domain.yml requirements.lock content/synonyms.yml \
 	$(shell find data nlp/en_clinic_pipeline components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' \) 2>/dev/null)
 
 train: setup $(MODEL)

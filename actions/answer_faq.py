@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.emergency import EMERGENCY_BUTTONS
+from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CLINIC,
     CONTENT,
@@ -22,6 +23,8 @@ from actions.replies import (
     without_booking,
 )
 
+# Follow-up questions offered as buttons after an answer: its second question first, if any.
+MAX_SUGGESTIONS = 3
 # Key words of the body_part entity, most specific first: "my lower back pain" -> "lower back".
 BODY_PART_NAMES = (
     ("lower", "lower back"),
@@ -42,6 +45,17 @@ BODY_PART_NAMES = (
 def body_part_name(value: Text) -> Optional[Text]:
     value = value.lower()
     return next((name for key, name in BODY_PART_NAMES if key in value), None)
+
+
+def second_question(tracker: Tracker, answered: Text) -> List[Text]:
+    """The other question of a two-question message ("how much, and does it hurt?"): the
+    classifier's runner-up when it is a question too and reaches thresholds.second_question."""
+    ranking = [r for r in tracker.latest_message.get("intent_ranking") or []
+               if r.get("name") not in (answered, "nlu_fallback")]
+    if ranking and ranking[0].get("name") in QUESTION_INTENTS and \
+            (ranking[0].get("confidence") or 0) >= THRESHOLDS["second_question"]:
+        return [ranking[0]["name"]]
+    return []
 
 
 def clinic_details() -> List[Text]:
@@ -75,8 +89,9 @@ class ActionAnswerFaq(Action):
             parts.append(answer.body_part.replace("{body_part}", named[0]))
         parts.append(source_line(answer.short_sources))  # every source of the short text
         buttons = [dict(TELL_ME_MORE)] if answer.more else []
-        suggestions = without_booking(answer.suggestions) if safety_first else answer.suggestions
-        buttons += intent_buttons(suggestions)
+        suggestions = second_question(tracker, intent) + list(answer.suggestions)
+        suggestions = without_booking(suggestions) if safety_first else suggestions
+        buttons += intent_buttons(list(dict.fromkeys(suggestions))[:MAX_SUGGESTIONS])
         dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons)
         return [SlotSet("last_answer", intent)]
 

@@ -27,22 +27,10 @@ from triage.rules import FLAGS
 
 CONTENT_DIR = Path(os.environ.get("CLINIC_CONTENT_DIR", Path(__file__).parents[1] / "content"))
 
-# Intents answered from answers.yml: each needs an entry, and each entry a source.
-FAQ_INTENTS = (
-    "ask_what_is_cryotherapy",
-    "ask_how_it_works",
-    "ask_does_it_hurt",
-    "ask_chamber_vs_ice_pack",
-    "ask_fda_status",
-    "ask_evidence",
-    "ask_benefits",
-    "ask_safety",
-    "ask_session_details",
-    "ask_cost",
-    "ask_location_hours",
-    "ask_other_treatments",
-    "emergency",
-)
+# The intents answered from answers.yml are the names under its `answers:` (each needs a source):
+# written once, there; the domain and the rules are checked against them (tests/unit/
+# test_faq_intents.py). The emergency answer must be there: red flags are answered from it.
+REQUIRED_ANSWERS = ("emergency",)
 
 # Fixed bot messages with no medical claims; answers.yml must define exactly these.
 MESSAGE_KEYS = (
@@ -51,6 +39,7 @@ MESSAGE_KEYS = (
     "thank",
     "bot_challenge",
     "out_of_scope",
+    "describe_pain",
     "handoff",
     "book_appointment",
     "offer_callback",
@@ -356,8 +345,11 @@ def _source(path: Path, key: str, raw: Any, clinic: Clinic, facts: FrozenSet[str
 
 
 def _answer(path: Path, intent: str, raw: Any, clinic: Clinic, facts: FrozenSet[str],
-            facts_path: Path) -> Answer:
+            facts_path: Path, answered: Iterable[str]) -> Answer:
     key = f"answers.{intent}"
+    if not isinstance(intent, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", intent):
+        raise ContentError(f"{path}: {key}: an answer's name is its intent, in lower case with "
+                           "underscores (ask_cost)")
     raw = _mapping(path, key, raw)
     _check_keys(path, key, raw, ANSWER_KEYS)
     sources = raw.get("sources")
@@ -367,7 +359,7 @@ def _answer(path: Path, intent: str, raw: Any, clinic: Clinic, facts: FrozenSet[
     if not isinstance(suggestions, list):
         raise ContentError(f"{path}: {key}.suggestions: expected a list of intents")
     for index, suggestion in enumerate(suggestions):
-        if suggestion not in FAQ_INTENTS or suggestion == "emergency":
+        if suggestion not in answered or suggestion == "emergency":
             raise ContentError(
                 f"{path}: {key}.suggestions[{index}]: {suggestion!r} is not an answered question"
             )
@@ -420,12 +412,13 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
     data = _read_yaml(path)
     _check_keys(path, "(top level)", data, {"version", "answers", "messages"})
     raw_answers = _mapping(path, "answers", data.get("answers"))
-    _check_keys(path, "answers", raw_answers, FAQ_INTENTS)
-    answers = {}
-    for intent in FAQ_INTENTS:
+    for intent in REQUIRED_ANSWERS:
         if intent not in raw_answers:
-            raise ContentError(f"{path}: answers.{intent}: missing (every FAQ intent needs one)")
-        answers[intent] = _answer(path, intent, raw_answers[intent], clinic, facts, facts_path)
+            raise ContentError(f"{path}: answers.{intent}: missing (it must always be there)")
+    answers = {
+        intent: _answer(path, intent, raw, clinic, facts, facts_path, set(raw_answers))
+        for intent, raw in raw_answers.items()
+    }
     return Content(clinic=clinic, answers=answers, messages=_messages(path, data.get("messages"), clinic))
 
 

@@ -10,27 +10,26 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CONTENT, intent_buttons, intent_title, latest_intent, latest_triage, phone_button,
     say_safety_line,
 )
 
-# Two guesses are "close" when the second has at least this confidence and trails the first
-# by at most CLOSE_GAP: then either is a fair reading of the message.
-MIN_SECOND = 0.15
-CLOSE_GAP = 0.3
 # What "nothing fits" offers instead: never booking (the message may be about an emergency we
 # did not recognise; the reply carries 911 and 988).
 HELP_TOPICS = ("ask_what_is_cryotherapy", "ask_safety", "ask_cost")
 
 
-def close_guesses(ranking: List[Dict[Text, Any]]) -> List[Text]:
+def close_guesses(ranking: List[Dict[Text, Any]],
+                  thresholds: Dict[Text, float] = THRESHOLDS) -> List[Text]:
     """The top two intents if both can be offered as buttons and neither clearly wins."""
     guesses = [r for r in ranking if r.get("name") != "nlu_fallback"][:2]
     if len(guesses) < 2 or not all(intent_title(g["name"]) for g in guesses):
         return []
     first, second = (g.get("confidence") or 0.0 for g in guesses)
-    if second >= MIN_SECOND and first - second <= CLOSE_GAP:
+    # Close: either is a fair reading of the message (thresholds in config.yml).
+    if second >= thresholds["close_second"] and first - second <= thresholds["close_gap"]:
         return [g["name"] for g in guesses]
     return []
 

@@ -2,13 +2,13 @@
 (phone button, question buttons, source lines, the triage safety line)."""
 from typing import Any, Dict, Iterable, List, Optional, Text
 
-from actions.content import FAQ_INTENTS, Source, load_or_exit
+from actions.content import Source, load_or_exit
 
 CONTENT = load_or_exit()
 CLINIC = CONTENT.clinic
 
 # Questions a visitor can be offered as buttons: every curated answer but the emergency one.
-QUESTION_INTENTS = tuple(i for i in FAQ_INTENTS if i != "emergency")
+QUESTION_INTENTS = tuple(i for i in CONTENT.answers if i != "emergency")
 # Button labels for the two handoff intents, which have no curated answer of their own.
 HANDOFF_TITLES = {"book_appointment": "Book a visit", "ask_human": "Talk to a person"}
 TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}

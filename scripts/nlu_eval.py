@@ -1,6 +1,8 @@
-"""Scores the trained NLU on a labelled Rasa NLU YAML file, and sweeps FallbackClassifier
-thresholds so they can be tuned on the development set (tests/nlu/dev.yml), never on the
-held-out test set.
+"""Scores the trained NLU on a labelled Rasa NLU YAML file (accuracy, and how many replies are
+right, clarified, fell back or wrong), and sweeps the thresholds of config.yml's `thresholds`
+section so they can be tuned on the development set (tests/nlu/dev.yml), never on the test set.
+The sweep replays Rasa's own FallbackClassifier and the clarification of actions/fallback.py, so
+it scores exactly what the running assistant does.
 
     .venv/bin/python -m scripts.nlu_eval tests/nlu/dev.yml --sweep
 """
@@ -55,18 +57,42 @@ def parse_all(texts: List[str], model: Path = MODEL) -> List[Dict[str, Any]]:
     return asyncio.run(parse())
 
 
-def predicted(parse: Dict[str, Any], threshold: float, ambiguity: float) -> str:
-    """The intent the pipeline would return with these FallbackClassifier settings."""
-    ranking = [r for r in parse.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
-    if not ranking:
-        return contract_intent(parse["intent"]["name"])
-    top = ranking[0]
-    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-    if top["name"] != "emergency" and (
-        top["confidence"] < threshold or top["confidence"] - second < ambiguity
-    ):
-        return "out_of_scope"
-    return top["name"]
+def before_fallback(parse: Dict[str, Any]) -> Dict[str, Any]:
+    """The parse as the FallbackClassifier received it: its own nlu_fallback entry removed."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    intent = ranking[0] if ranking else parse["intent"]
+    return {**parse, "intent": intent, "intent_ranking": ranking}
+
+
+def refallback(parse: Dict[str, Any], fallback: float, ambiguity: float) -> Dict[str, Any]:
+    """The parse Rasa's own FallbackClassifier would give with these thresholds (the pipeline's
+    last step; emergencies from triage carry confidence 1.0 and pass like any other intent)."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+    from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+    from rasa.shared.nlu.training_data.message import Message
+
+    parse = before_fallback(parse)
+    classifier = FallbackClassifier(
+        {**FallbackClassifier.get_default_config(), "threshold": fallback,
+         "ambiguity_threshold": ambiguity})
+    message = Message(data={INTENT: dict(parse["intent"]),
+                            INTENT_RANKING_KEY: [dict(r) for r in parse["intent_ranking"]]})
+    classifier.process([message])
+    return {**parse, "intent": message.get(INTENT), "intent_ranking": message.get(INTENT_RANKING_KEY)}
+
+
+def outcome(parse: Dict[str, Any], label: str, thresholds: Dict[str, float]) -> str:
+    """What the visitor gets: "right" (the labelled intent; nlu_fallback counts as out_of_scope),
+    "clarified" (unclear, and two guesses offered as buttons, actions/fallback.py), "fell_back"
+    (unclear, the what-I-can-help-with reply) or "wrong" (a confident wrong answer)."""
+    from actions.fallback import close_guesses
+
+    name = parse["intent"]["name"]
+    if contract_intent(name) == label:
+        return "right"
+    if name != "nlu_fallback":
+        return "wrong"
+    return "clarified" if close_guesses(parse["intent_ranking"], thresholds) else "fell_back"
 
 
 def score(labels: List[str], guesses: List[str]) -> Dict[str, float]:
@@ -83,25 +109,43 @@ def score(labels: List[str], guesses: List[str]) -> Dict[str, float]:
     }
 
 
+def outcomes(parses: List[Dict[str, Any]], labels: List[str],
+             thresholds: Dict[str, float]) -> Dict[str, float]:
+    """Shares of right, clarified, fell-back and wrong replies."""
+    counts = {"right": 0, "clarified": 0, "fell_back": 0, "wrong": 0}
+    for parse, label in zip(parses, labels):
+        counts[outcome(parse, label, thresholds)] += 1
+    return {kind: round(n / len(labels), 4) for kind, n in counts.items()}
+
+
 def main() -> None:
+    from actions.thresholds import THRESHOLDS
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path)
     parser.add_argument("--model", type=Path, default=MODEL)
-    parser.add_argument("--sweep", action="store_true", help="try FallbackClassifier thresholds")
+    parser.add_argument("--sweep", action="store_true",
+                        help="try other fallback and clarification thresholds")
     args = parser.parse_args()
     examples = read_examples(args.data)
     parses = parse_all([t for t, _ in examples], args.model)
     labels = [intent for _, intent in examples]
     guesses = [contract_intent(p["intent"]["name"]) for p in parses]
-    print(f"as configured: {score(labels, guesses)} on {len(examples)} examples")
+    print(f"as configured: {score(labels, guesses)} {outcomes(parses, labels, THRESHOLDS)} "
+          f"on {len(examples)} examples")
     for (text, want), got in zip(examples, guesses):
         if want != got:
             print(f"  {want:>24} -> {got:<24} {text}")
     if args.sweep:
-        for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-            for ambiguity in (0.0, 0.05, 0.1):
-                result = score(labels, [predicted(p, threshold, ambiguity) for p in parses])
-                print(f"threshold {threshold:.2f} ambiguity {ambiguity:.2f}: {result}")
+        for fallback in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
+            for ambiguity in (0.0, 0.05):
+                for gap in (0.2, 0.3, 0.4):
+                    thresholds = {**THRESHOLDS, "fallback": fallback, "ambiguity": ambiguity,
+                                  "close_gap": gap}
+                    swept = [refallback(p, fallback, ambiguity) for p in parses]
+                    accuracy = score(labels, [contract_intent(p["intent"]["name"]) for p in swept])
+                    print(f"fallback {fallback:.2f} ambiguity {ambiguity:.2f} close_gap {gap:.2f}: "
+                          f"accuracy {accuracy['accuracy']:.3f} {outcomes(swept, labels, thresholds)}")
 
 
 if __name__ == "__main__":

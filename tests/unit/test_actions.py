@@ -14,7 +14,7 @@ import actions.answer_faq as answer_faq
 from actions import callback_form, chat, emergency, fallback, handoff
 from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore, body_part_name
 from actions.chat import ActionChatReply
-from actions.content import FAQ_INTENTS, load_content
+from actions.content import load_content
 from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
@@ -22,7 +22,7 @@ from actions.replies import CONTENT
 
 PHONE = "(314) 731-4201"
 PHONE_BUTTON = {"title": f"Call {PHONE}", "type": "web_url", "url": "tel:+13147314201"}
-QUESTIONS = [i for i in FAQ_INTENTS if i != "emergency"]
+QUESTIONS = [i for i in CONTENT.answers if i != "emergency"]
 MESSAGES = CONTENT.messages
 
 # What each answer must say (GUIDE.md, the intent contract), checked in the text sent.
@@ -356,6 +356,22 @@ def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
         {"title": "Call 911", "type": "web_url", "url": "tel:911"},
         {"title": "Call or text 988", "type": "web_url", "url": "tel:988"}]
     assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201", text.lower())
+
+
+@pytest.mark.parametrize("second, confidence, offered", [
+    ("ask_does_it_hurt", 0.35, True),      # "how much is it, and does it hurt?"
+    ("ask_does_it_hurt", 0.1, False),      # a faint runner-up is not a second question
+    ("greet", 0.4, False),                 # nor is anything but a question
+])
+def test_a_second_question_is_offered_first_after_the_answer(second, confidence, offered,
+                                                             make_tracker, run_action):
+    ranking = [{"name": "ask_cost", "confidence": 0.5}, {"name": second, "confidence": confidence}]
+    tracker = make_tracker("faq_question", intent="ask_cost", confidence=0.5, ranking=ranking)
+    messages, _ = run_action(ActionAnswerFaq(), tracker)
+    suggested = [f"/{s}" for s in CONTENT.answers["ask_cost"].suggestions]
+    expected = ([f"/{second}"] + [p for p in suggested if p != f"/{second}"])[:3] if offered \
+        else suggested
+    assert payloads(messages[0]) == ["/tell_me_more"] + expected
 
 
 @pytest.mark.parametrize("ranking, expected", [

@@ -1,6 +1,7 @@
-"""One list of FAQ intents: actions/content.py FAQ_INTENTS (which answers.yml must answer) is
-the list the rules answer, both outside and in the middle of the callback request, and every
-one of them is in the domain. A question added in one place and forgotten in another would
+"""One list of FAQ intents, written once: the names under content/answers.yml's `answers:`.
+The rules answer exactly those, both outside and in the middle of the callback request, and
+every one of them is in the domain; every intent the callback form leaves to the rules has a
+rule in the middle of the form. A question added in one place and forgotten in another would
 otherwise go unanswered or be taken as a visitor's name."""
 from pathlib import Path
 from typing import Any, Dict, List
@@ -8,9 +9,11 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 
-from actions.content import FAQ_INTENTS
+from actions.callback_form import LEFT_TO_RULES, LEFT_TO_RULES_WHEN_SURE
+from actions.replies import CONTENT
 
 ROOT = Path(__file__).resolve().parents[2]
+FAQ_INTENTS = list(CONTENT.answers)
 QUESTIONS = [i for i in FAQ_INTENTS if i != "emergency"]
 
 
@@ -59,3 +62,15 @@ def test_emergency_has_its_own_rules():
     """The one FAQ intent not answered by action_answer_faq."""
     emergency = [r for r in rules("emergency.yml") if intents_of(r) == ["emergency"]]
     assert emergency and all(r["steps"][1] == {"action": "action_emergency"} for r in emergency)
+
+
+@pytest.mark.parametrize("intent", sorted(LEFT_TO_RULES | LEFT_TO_RULES_WHEN_SURE))
+def test_every_intent_the_form_leaves_to_the_rules_has_a_rule_in_the_form(intent):
+    mid_form = [
+        rule
+        for path in sorted((ROOT / "data" / "rules").glob("*.yml"))
+        for rule in rules(path.name)
+        if {"active_loop": "callback_form"} in rule.get("condition", [])
+        and {"intent", "or"} & set(rule["steps"][0]) and intent in intents_of(rule)
+    ]
+    assert mid_form, f"no rule answers {intent} in the middle of the callback request"
