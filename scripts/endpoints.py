@@ -1,9 +1,9 @@
-"""Writes a copy of endpoints.yml with another action server URL and tracker database.
+"""endpoints.yml with another action server URL, tracker database and spool file.
 
-Used by scripts/run.sh (ports from the environment) and by the tests (free ports, a temporary
-database), so endpoints.yml itself keeps plain defaults that `rasa shell` can use as they are.
+The launcher (scripts/serve.py) writes this copy for every start (ports from the environment,
+or free ports and temporary files in the tests), so endpoints.yml itself keeps plain defaults
+that `rasa shell` can use as they are.
 """
-import argparse
 from pathlib import Path
 
 import yaml
@@ -17,19 +17,3 @@ def render(source: Path, action_url: str, tracker_db: str, spool_db: str) -> dic
     endpoints["tracker_store"]["db"] = tracker_db
     endpoints["tracker_store"]["spool_db"] = spool_db
     return endpoints
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--source", type=Path, default=Path("endpoints.yml"))
-    parser.add_argument("--action-url", required=True)
-    parser.add_argument("--tracker-db", required=True)
-    parser.add_argument("--spool-db", required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    endpoints = render(args.source, args.action_url, args.tracker_db, args.spool_db)
-    args.out.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()

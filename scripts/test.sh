@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite (`make test`, and CI through .ci/run): data validation, dialogue test
-# stories, then pytest (unit tests, NLU on held-out phrasing, end-to-end over REST).
+# stories, then pytest (unit, NLU and triage on the frozen test sets, end-to-end over REST,
+# browser, console, and the benchmark harness on a tiny load): README, "Tests".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
