@@ -1,9 +1,12 @@
-"""Staff accounts, sessions, CSRF tokens and login throttling.
+"""Staff accounts, admins, sessions, CSRF tokens and login throttling.
 
 Passwords are kept only as scrypt hashes with a random salt. A session is a random token in an
 HttpOnly, SameSite=Strict cookie; the database keeps only its SHA-256, so a copy of the database
-does not log anyone in. CSRF tokens are HMACs of the session (or, before login, of a pre-login
-cookie) under the console's secret.
+does not log anyone in. A session ends after SESSION_SECONDS, or sooner after CONSOLE_IDLE_MINUTES
+(default 15) without a request from the person: the server keeps each session's last-seen time
+(the pages' background polling does not count). CSRF tokens are HMACs of the session (or, before
+login, of a pre-login cookie) under the console's secret. Admins (console_admins) may read and
+export the audit log.
 
 Throttling counts failed logins per (user name, client address) pair and per client address
 (visitors/address.py says which address that is behind a proxy). Guessing one person's password
@@ -16,15 +19,17 @@ import hmac
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from console.db import PRIVATE, Databases, login_failures, sessions, users, var_dir
+from console.db import PRIVATE, Databases, admins, login_failures, sessions, users, var_dir
 
 SESSION_SECONDS = 8 * 3600  # one working day
+IDLE_MINUTES = 15  # default of CONSOLE_IDLE_MINUTES
 MIN_PASSWORD = 12
 # scrypt cost: n=2**15, r=8 takes about 0.1 s and 32 MB, slow enough to make guessing expensive.
 SCRYPT = {"n": 2 ** 15, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
@@ -63,17 +68,36 @@ def check_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def create_user(dbs: Databases, username: str, password: str) -> None:
+def create_user(dbs: Databases, username: str, password: str, admin: bool = False) -> None:
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise AccountError("user names are 1-64 letters, digits, '.', '-' or '_'")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
     try:
         with dbs.console.begin() as db:
-            db.execute(users.insert().values(username=username, password_hash=hash_password(password),
-                                             created_at=time.time()))
+            user_id = db.execute(users.insert().values(
+                username=username, password_hash=hash_password(password),
+                created_at=time.time())).inserted_primary_key[0]
+            if admin:
+                db.execute(admins.insert().values(user_id=user_id, granted_at=time.time()))
     except IntegrityError:
         raise AccountError(f"there is already a user called {username!r}") from None
+
+
+def set_admin(dbs: Databases, username: str, admin: bool) -> bool:
+    """Grants (or revokes) the admin role; False when the account already had (or lacked) it."""
+    with dbs.console.begin() as db:
+        user_id = db.execute(select(users.c.id).where(users.c.username == username)).scalar()
+        if user_id is None:
+            raise AccountError(f"no user called {username!r}")
+        has = db.execute(select(admins.c.user_id).where(admins.c.user_id == user_id)).first()
+        if admin and has is None:
+            db.execute(admins.insert().values(user_id=user_id, granted_at=time.time()))
+        elif not admin and has is not None:
+            db.execute(delete(admins).where(admins.c.user_id == user_id))
+        else:
+            return False
+    return True
 
 
 def set_password(dbs: Databases, username: str, password: str) -> None:
@@ -144,27 +168,69 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(dbs: Databases, user_id: int) -> str:
+def idle_seconds(value: Optional[str] = None) -> float:
+    """CONSOLE_IDLE_MINUTES (default IDLE_MINUTES) in seconds; ValueError if malformed."""
+    value = (os.environ.get("CONSOLE_IDLE_MINUTES", "") if value is None else value).strip()
+    if not value:
+        return IDLE_MINUTES * 60.0
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes <= SESSION_SECONDS / 60:  # also refuses nan
+        raise ValueError(f"CONSOLE_IDLE_MINUTES must be a number of minutes above 0 and at most "
+                         f"{SESSION_SECONDS // 60}, not {value[:40]!r}")
+    return minutes * 60.0
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    username: str
+    admin: bool
+
+
+def start_session(dbs: Databases, user_id: int, idle: float = IDLE_MINUTES * 60.0) -> str:
     token = secrets.token_urlsafe(32)
     now = time.time()
     with dbs.console.begin() as db:
-        db.execute(delete(sessions).where(sessions.c.expires_at < now))
+        db.execute(delete(sessions).where(or_(sessions.c.expires_at < now,
+                                              sessions.c.last_seen < now - idle)))
         db.execute(sessions.insert().values(token_hash=_digest(token), user_id=user_id,
-                                            created_at=now, expires_at=now + SESSION_SECONDS))
+                                            created_at=now, expires_at=now + SESSION_SECONDS,
+                                            last_seen=now))
     return token
 
 
-def session_user(dbs: Databases, token: Optional[str]) -> Optional[Tuple[int, str]]:
-    """(user id, user name) for a live session token, else None."""
+def session_user(dbs: Databases, token: Optional[str], idle: float = IDLE_MINUTES * 60.0,
+                 touch: bool = True, now: Optional[float] = None
+                 ) -> Tuple[Optional[Staff], Optional[str]]:
+    """(the account of a live session token, None) or (None, the user name of a session that
+    has just ended for being idle longer than `idle` seconds: it is deleted) or (None, None).
+    `touch`: this request is the person's own (not background polling), so the session's
+    last-seen time moves on (at most every few seconds: one write per page, not per request)."""
     if not token or len(token) > 100:
-        return None
+        return None, None
+    now = time.time() if now is None else now
+    digest = _digest(token)
     with dbs.console.connect() as db:
         row = db.execute(
-            select(users.c.id, users.c.username)
-            .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
-            .where(and_(sessions.c.token_hash == _digest(token),
-                        sessions.c.expires_at > time.time()))).first()
-    return (row.id, row.username) if row else None
+            select(users.c.id, users.c.username, sessions.c.last_seen,
+                   admins.c.user_id.label("admin"))
+            .select_from(sessions.join(users, users.c.id == sessions.c.user_id)
+                         .outerjoin(admins, admins.c.user_id == users.c.id))
+            .where(and_(sessions.c.token_hash == digest, sessions.c.expires_at > now))).first()
+    if row is None:
+        return None, None
+    if row.last_seen <= now - idle:
+        with dbs.console.begin() as db:
+            gone = db.execute(delete(sessions).where(sessions.c.token_hash == digest)).rowcount
+        return None, (row.username if gone else None)
+    if touch and row.last_seen < now - min(15.0, idle / 20):
+        with dbs.console.begin() as db:
+            db.execute(update(sessions).where(sessions.c.token_hash == digest)
+                       .values(last_seen=now))
+    return Staff(row.id, row.username, row.admin is not None), None
 
 
 def end_session(dbs: Databases, token: Optional[str]) -> None:

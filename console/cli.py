@@ -1,4 +1,5 @@
-"""`python -m console <command>`: serve, create-user, set-password, index, reindex, retention."""
+"""`python -m console <command>`: serve, create-user [--admin], set-password, grant-admin,
+revoke-admin, index, reindex, retention."""
 import argparse
 import getpass
 import logging
@@ -31,6 +32,12 @@ def main(argv=None) -> None:
         command.add_argument("username")
         command.add_argument("--password-stdin", action="store_true",
                              help="read the password from the first line of stdin")
+        if name == "create-user":
+            command.add_argument("--admin", action="store_true",
+                                 help="may also read and export the audit log")
+    for name, text in (("grant-admin", "let an account read and export the audit log"),
+                       ("revoke-admin", "take that away")):
+        sub.add_parser(name, help=text).add_argument("username")
     sub.add_parser("index", help="bring the console's summary up to date now")
     sub.add_parser("reindex", help="rebuild the summary from all events (staff marks stay)")
     keep = sub.add_parser("retention", help="delete conversations idle for more than N days")
@@ -46,10 +53,15 @@ def main(argv=None) -> None:
     if args.command == "serve":
         from console.web import create_app
         secure = os.environ.get("CONSOLE_SECURE_COOKIES") == "1"
+        # Sanic configures its own loggers only: the console's go to stderr (console.log).
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.getLogger("console").addHandler(handler)
+        logging.getLogger("console").setLevel(logging.INFO)
         dbs = Databases()
         try:
-            app = create_app(dbs, secure_cookies=secure)
-        except ValueError as problem:  # CONSOLE_TRUSTED_PROXIES
+            app = create_app(dbs, secure_cookies=secure, port=args.port, watch=True)
+        except ValueError as problem:  # CONSOLE_TRUSTED_PROXIES, CONSOLE_IDLE_MINUTES, NOTIFY_*
             sys.exit(f"Cannot start: {problem}.")
         print("Indexing the tracker store ...", flush=True)
         indexer.index_all(dbs, progress=lambda n: print(f"  {n} events", flush=True))
@@ -58,14 +70,27 @@ def main(argv=None) -> None:
         dbs = Databases()
         try:
             if args.command == "create-user":
-                auth.create_user(dbs, args.username, _password(args))
+                auth.create_user(dbs, args.username, _password(args), admin=args.admin)
             else:
                 auth.set_password(dbs, args.username, _password(args))
         except auth.AccountError as problem:
             sys.exit(f"Nothing changed: {problem}.")
         from console.queries import log
-        log(dbs, "cli", args.command, args.username)
-        print(f"Done: {args.username} can log in.")
+        admin = args.command == "create-user" and args.admin
+        log(dbs, "cli", args.command, args.username + (" (admin)" if admin else ""))
+        print(f"Done: {args.username} can log in{' as an admin' if admin else ''}.")
+    elif args.command in ("grant-admin", "revoke-admin"):
+        dbs = Databases()
+        grant = args.command == "grant-admin"
+        try:
+            changed = auth.set_admin(dbs, args.username, grant)
+        except auth.AccountError as problem:
+            sys.exit(f"Nothing changed: {problem}.")
+        if changed:
+            from console.queries import log
+            log(dbs, getpass.getuser(), args.command, args.username)
+        print(f"Done: {args.username} {'is' if grant else 'is not'} an admin"
+              f"{'' if changed else ' (already)'}.")
     elif args.command in ("index", "reindex"):
         dbs = Databases()
         count = indexer.index_all(dbs) if args.command == "index" else indexer.rebuild(dbs)

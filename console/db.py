@@ -118,12 +118,21 @@ users = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# Who may read and export the audit log (`create-user --admin`, `grant-admin`, `revoke-admin`).
+admins = Table(
+    "console_admins", metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
+    Column("granted_at", Float, nullable=False),
+)
+
 sessions = Table(
     "console_sessions", metadata,
     Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value
     Column("user_id", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    # The last request the person made (not the pages' background polling): idle logout.
+    Column("last_seen", Float, nullable=False, default=0.0),
 )
 Index("ix_console_sessions_expires", sessions.c.expires_at)
 
@@ -154,6 +163,9 @@ callback_marks = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# Append-only: the code only inserts (queries.log), and triggers refuse UPDATE and DELETE
+# (create_console_tables). Logins, logouts, callback marks, every view of a transcript or of the
+# callback queue, every export, retention, account and admin changes.
 audit = Table(
     "console_audit", metadata,
     Column("id", Integer, primary_key=True),
@@ -163,11 +175,50 @@ audit = Table(
     Column("detail", Text, nullable=False, default=""),
 )
 
+# Front-desk notifications (console/notify.py): one row per event, recorded by the indexer in
+# the transaction that indexes the event, so each is recorded once, whatever restarts. No
+# patient data: the kind, the tracker event's id and time, and the delivery state.
+notifications = Table(
+    "console_notifications", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_key", String(100), nullable=False, unique=True),  # kind:event id:event time
+    Column("kind", String(20), nullable=False),  # "callback" or "emergency"
+    Column("event_id", Integer, nullable=False),
+    Column("event_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    # pending (to send), sent, failed (gave up), off (recorded while e-mail was off)
+    Column("state", String(10), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("next_try_at", Float, nullable=False),
+    Column("sent_at", Float),
+)
+Index("ix_console_notifications_due", notifications.c.state, notifications.c.next_try_at)
+Index("ix_console_notifications_kind", notifications.c.kind, notifications.c.id)
+
+# The tracker event id up to which nothing is notified: what the store held when this console
+# first ran with notifications (no e-mail for every old request on a first start).
+notification_state = Table(
+    "console_notification_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("baseline_event_id", Integer, nullable=False),
+)
+
+# Per staff account and kind: the last notification seen (the badge counts the ones after it).
+notifications_seen = Table(
+    "console_notifications_seen", metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(20), primary_key=True),
+    Column("last_id", Integer, nullable=False),
+)
+
 DERIVED = (conversations, conversation_intents, messages, callbacks, index_state)
 
-# Columns added to a derived table after its first release: a console.db from before gets them
-# on start (upgrade_derived_tables), and its summary is rebuilt from the events.
-ADDED_COLUMNS = {conversations: ("possible",)}
+# Columns added to a table after its first release: a console.db from before gets them on start
+# (upgrade_tables) with the default given here; if a derived table gained one, its summary is
+# rebuilt from the events. A session from before has last_seen 0: it has been idle too long.
+ADDED_COLUMNS = {conversations: {"possible": "FALSE"}, sessions: {"last_seen": "0"}}
+APPEND_ONLY = (audit,)
 
 
 def sqlite_url(path: Path, read_only: bool = False) -> str:
@@ -239,7 +290,8 @@ def create_console_tables(engine: Engine) -> None:
         connection.close()
         make_private(path)  # the -wal and -shm files just created
     metadata.create_all(engine)
-    upgrade_derived_tables(engine)
+    upgrade_tables(engine)
+    make_append_only(engine)
     if has_fts5(engine):
         with engine.begin() as db:
             # An external-content index over console_messages.text, kept in step by triggers.
@@ -271,12 +323,13 @@ def _missing_columns(db) -> list:
     return missing
 
 
-def upgrade_derived_tables(engine: Engine) -> bool:
-    """Adds the columns (and their indexes) that a console.db from an earlier version lacks, and
-    empties the derived tables in the same transaction, so the indexer rebuilds them from the
-    events (staff marks stay). True when it added something. Two processes starting at once:
-    on SQLite the second waits for the first (BEGIN IMMEDIATE), then finds nothing to do; on
-    PostgreSQL the second's ALTER fails once the first has committed, and is let go."""
+def upgrade_tables(engine: Engine) -> bool:
+    """Adds the columns (and their indexes) that a console.db from an earlier version lacks; if
+    a derived table gained one, empties the derived tables in the same transaction, so the
+    indexer rebuilds them from the events (staff marks stay). True when it added something.
+    Two processes starting at once: on SQLite the second waits for the first (BEGIN IMMEDIATE),
+    then finds nothing to do; on PostgreSQL the second's ALTER fails once the first has
+    committed, and is let go."""
     if not _missing_columns(engine):
         return False
     sqlite = engine.dialect.name == "sqlite"
@@ -290,13 +343,14 @@ def upgrade_derived_tables(engine: Engine) -> bool:
             missing = _missing_columns(db)
             for table, column in missing:
                 kind = column.type.compile(dialect=engine.dialect)
-                default = "FALSE" if isinstance(column.type, Boolean) else "''"
+                default = ADDED_COLUMNS[table][column.name]
                 db.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
                                    f"NOT NULL DEFAULT {default}")
                 for index in table.indexes:
                     if column.name in index.columns:
                         index.create(db)
-            if missing:
+            rebuild = any(table in DERIVED for table, _ in missing)
+            if rebuild:
                 for table in DERIVED:
                     if table is not index_state:
                         db.execute(table.delete())
@@ -308,9 +362,40 @@ def upgrade_derived_tables(engine: Engine) -> bool:
             return False  # another process upgraded it first
         db.exec_driver_sql("COMMIT") if sqlite else db.commit()
     if missing:
-        logger.warning("console.db upgraded (added %s): the summary is rebuilt from the events",
-                       ", ".join(f"{t.name}.{c.name}" for t, c in missing))
+        logger.warning("console.db upgraded (added %s)%s",
+                       ", ".join(f"{t.name}.{c.name}" for t, c in missing),
+                       ": the summary is rebuilt from the events" if rebuild else "")
     return bool(missing)
+
+
+def make_append_only(engine: Engine) -> None:
+    """Triggers that refuse UPDATE and DELETE (and on PostgreSQL TRUNCATE) on APPEND_ONLY
+    tables: even a mistake in the code, or a hand-typed statement, cannot rewrite them."""
+    with engine.begin() as db:
+        for table in APPEND_ONLY:
+            name = table.name
+            if engine.dialect.name == "sqlite":
+                for verb in ("UPDATE", "DELETE"):
+                    db.exec_driver_sql(
+                        f"CREATE TRIGGER IF NOT EXISTS {name}_no_{verb.lower()} BEFORE {verb} "
+                        f"ON {name} BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END")
+            elif engine.dialect.name == "postgresql":
+                db.exec_driver_sql(
+                    f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger "
+                    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{name} is append-only'; "
+                    f"END $$")
+                for verb, each in (("UPDATE OR DELETE", "ROW"), ("TRUNCATE", "STATEMENT")):
+                    trigger = f"{name}_no_{verb.split()[0].lower()}"
+                    exists = db.exec_driver_sql(
+                        "SELECT 1 FROM pg_trigger WHERE tgname = %(name)s",
+                        {"name": trigger}).first()
+                    if exists is None:
+                        db.exec_driver_sql(
+                            f"CREATE TRIGGER {trigger} BEFORE {verb} ON {name} FOR EACH {each} "
+                            f"EXECUTE FUNCTION {name}_append_only()")
+            else:
+                logger.warning("%s is append-only by the code alone: no triggers on %s",
+                               name, engine.dialect.name)
 
 
 class Databases:

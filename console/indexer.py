@@ -3,16 +3,21 @@
 Each run reads only events with an id above the last one indexed (a primary-key range read with
 bound parameters), updates one summary row per conversation, and records the new high-water mark,
 so pages never scan Rasa's `data` column. A conversation is a Rasa tracker (one sender_id).
+
+In the same transaction it records the front desk's notifications (console/notify.py): each new
+callback request (its callback_status="submitted" slot event) and each conversation's first
+emergency guidance (its first action_emergency), keyed by the event, so each is recorded once.
 """
 import json
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
-from sqlalchemy import and_, bindparam, case, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from console.db import (
-    DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state, messages,
+    DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state,
+    messages, notification_state, notifications,
 )
 
 BATCH = 5000
@@ -66,6 +71,7 @@ class Batch:
         self.messages: Dict[int, Dict[str, Any]] = {}
         self.unanswered_earlier: List[int] = []
         self.callbacks: List[Dict[str, Any]] = []
+        self.notices: List[Dict[str, Any]] = []  # {"kind", "event_id", "event_at"}
 
     def conversation(self, sender: str, timestamp: float) -> Dict[str, Any]:
         row = self.conversations.get(sender)
@@ -92,7 +98,11 @@ class Batch:
             state["buttons"] = {b["payload"]: b.get("title", "") for b in buttons
                                 if isinstance(b, dict) and b.get("payload")}
         elif kind == "action" and event.action_name in BADGE_ACTIONS:
-            conv[BADGE_ACTIONS[event.action_name]] = True
+            badge = BADGE_ACTIONS[event.action_name]
+            if badge == "emergency" and not conv["emergency"]:
+                self.notices.append({"kind": "emergency", "event_id": event.id,
+                                     "event_at": event.timestamp or 0.0})
+            conv[badge] = True
             if event.action_name == "action_fallback" and state["last_user"] is not None:
                 self._mark_unanswered(state["last_user"])
         elif kind == "slot":
@@ -146,6 +156,8 @@ class Batch:
                 "name": slots.get("callback_name"), "phone": slots.get("callback_phone"),
                 "preferred_time": slots.get("callback_time"), "question": state["form_question"],
             })
+            self.notices.append({"kind": "callback", "event_id": event.id,
+                                 "event_at": event.timestamp or 0.0})
             state["slots"] = {}
 
 
@@ -199,8 +211,72 @@ UPDATABLE = ("started", "last_at", "length", "first_question", "callback", "hand
              "unanswered", "emergency", "possible", "fold_state")
 
 
-def write_batch(db, batch: Batch, last_id: int, new_last_id: int) -> bool:
-    """Writes everything, or nothing if another indexer got there first (False)."""
+def notice_key(notice: Dict[str, Any]) -> str:
+    """One event, whatever happens to the ids: SQLite gives the ids of deleted events (retention)
+    to new ones, never with the same time."""
+    return f"{notice['kind']}:{notice['event_id']}:{notice['event_at']!r}"
+
+
+def record_notices(db, notices: List[Dict[str, Any]], baseline: int, now: float) -> int:
+    """Adds the notifications of events after `baseline` that are not recorded yet (a rebuild
+    folds every event again); returns how many."""
+    fresh = {notice_key(n): n for n in notices if n["event_id"] > baseline}
+    for part in chunks(list(fresh)):
+        for key in db.execute(select(notifications.c.event_key)
+                              .where(notifications.c.event_key.in_(part))).scalars():
+            fresh.pop(key, None)
+    if fresh:
+        db.execute(notifications.insert(), [
+            {"event_key": key, "kind": n["kind"], "event_id": n["event_id"],
+             "event_at": n["event_at"], "created_at": now, "state": "pending", "attempts": 0,
+             "last_error": "", "next_try_at": now}
+            for key, n in sorted(fresh.items(), key=lambda item: item[1]["event_id"])])
+    return len(fresh)
+
+
+def read_baseline(db) -> Optional[int]:
+    value = db.execute(select(notification_state.c.baseline_event_id)
+                       .where(notification_state.c.id == 1)).scalar()
+    return None if value is None else int(value)
+
+
+def tracker_high_water(dbs: Databases) -> Optional[int]:
+    """The highest event id in the tracker store: 0 when it has no events table or no file yet
+    (nothing was there before), None when it does not answer now."""
+    try:
+        with dbs.tracker.connect() as db:
+            return int(db.execute(select(func.max(events.c.id))).scalar() or 0)
+    except (OperationalError, ProgrammingError) as problem:
+        text = str(problem.orig).lower()
+        if "no such table" in text or "does not exist" in text or "unable to open" in text:
+            return 0
+        return None
+
+
+def ensure_baseline(dbs: Databases, last_id: int) -> Optional[int]:
+    """The notification baseline, set on the first run: the events already indexed (an upgraded
+    console.db), else all those in the tracker store now (a new one). None while the tracker
+    store does not answer."""
+    with dbs.console.connect() as db:
+        baseline = read_baseline(db)
+    if baseline is not None:
+        return baseline
+    value = last_id if last_id > 0 else tracker_high_water(dbs)
+    if value is None:
+        return None
+    try:
+        with dbs.console.begin() as db:
+            db.execute(notification_state.insert().values(id=1, baseline_event_id=value))
+    except IntegrityError:
+        pass  # another process set it at the same moment
+    with dbs.console.connect() as db:
+        return read_baseline(db)
+
+
+def write_batch(db, batch: Batch, last_id: int, new_last_id: int,
+                baseline: Optional[int] = None) -> bool:
+    """Writes everything, or nothing if another indexer got there first (False); notifications
+    for the events after `baseline` (none when None)."""
     moved = db.execute(
         update(index_state)
         .where(and_(index_state.c.id == 1, index_state.c.last_event_id == last_id))
@@ -232,6 +308,8 @@ def write_batch(db, batch: Batch, last_id: int, new_last_id: int) -> bool:
         db.execute(update(messages).where(messages.c.event_id.in_(part)).values(unanswered=True))
     if batch.callbacks:
         db.execute(callbacks.insert(), batch.callbacks)
+    if batch.notices and baseline is not None:
+        record_notices(db, batch.notices, baseline, time.time())
     return True
 
 
@@ -239,6 +317,11 @@ def index_once(dbs: Databases, limit: int = BATCH, now: Optional[float] = None) 
     """Indexes up to `limit` new events; returns how many (0 when up to date)."""
     with dbs.console.connect() as db:
         last_id = read_watermark(db)
+        baseline = read_baseline(db)
+    if baseline is None:
+        baseline = ensure_baseline(dbs, last_id)
+    if baseline is None:
+        return 0  # the tracker store does not answer: nothing to read either
     rows = cut_at_recent_gap(read_events(dbs, last_id, limit), last_id,
                              time.time() if now is None else now)
     if not rows:
@@ -247,7 +330,7 @@ def index_once(dbs: Databases, limit: int = BATCH, now: Optional[float] = None) 
         batch = Batch(load_conversations(db, sorted({row.sender_id for row in rows})))
         for row in rows:
             batch.apply(row)
-        if not write_batch(db, batch, last_id, rows[-1].id):
+        if not write_batch(db, batch, last_id, rows[-1].id, baseline):
             db.rollback()
             return 0
     return len(rows)

@@ -334,5 +334,29 @@ def save_callback_mark(dbs: Databases, callback_id: int, called: bool, note: str
 
 
 def log(dbs: Databases, actor: str, action: str, detail: str = "") -> None:
+    """Appends to the audit log: who, what, when. The only write to console_audit there is
+    (append-only: triggers refuse UPDATE and DELETE, console/db.py)."""
     with dbs.console.begin() as db:
-        db.execute(audit.insert().values(at=time.time(), actor=actor, action=action, detail=detail))
+        db.execute(audit.insert().values(at=time.time(), actor=actor, action=action,
+                                         detail=detail[:2000]))
+
+
+AUDIT_PAGE = 100
+
+
+def audit_page(dbs: Databases, page: int = 1) -> Dict[str, Any]:
+    """The audit log, newest first, AUDIT_PAGE entries a page."""
+    with dbs.console.connect() as db:
+        total = db.execute(select(func.count()).select_from(audit)).scalar()
+        rows = [dict(r._mapping) for r in db.execute(
+            select(audit).order_by(desc(audit.c.id)).limit(AUDIT_PAGE)
+            .offset((page - 1) * AUDIT_PAGE))]
+    return {"total": total, "page": page, "page_size": AUDIT_PAGE,
+            "pages": max(1, -(-total // AUDIT_PAGE)), "entries": rows}
+
+
+def audit_rows(dbs: Databases, limit: int) -> List[Dict[str, Any]]:
+    """The whole audit log (up to `limit` entries, the oldest first), for the export."""
+    with dbs.console.connect() as db:
+        return [dict(r._mapping) for r in db.execute(select(audit).order_by(audit.c.id)
+                                                      .limit(limit))]

@@ -5,7 +5,7 @@ from typing import Any, Dict
 from jinja2 import Environment, FileSystemLoader
 from sanic import response
 
-from console import incidents
+from console import incidents, notify
 from console.exports import to_json
 from console.filters import local_time
 
@@ -18,9 +18,11 @@ TEMPLATES = Environment(
 TEMPLATES.filters["when"] = local_time
 
 HEADERS = {
-    # No scripts at all; styles inline in the base template.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    # One script, /console.js from the console itself (never inline, nothing third-party), which
+    # may only call the console back (/notifications.json); styles inline in the base template.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+                               "style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -29,11 +31,17 @@ HEADERS = {
 
 
 def html(request, template: str, status: int = 200, **context: Any):
-    """A page; for a logged-in user with the tracker store incident banner when one applies."""
+    """A page; for a logged-in user with the tracker store incident banner when one applies, and
+    the counts of unseen notifications for the navigation's badges."""
     context.setdefault("user", getattr(request.ctx, "user", None))
     context.setdefault("csrf", getattr(request.ctx, "csrf", ""))
+    context.setdefault("admin", getattr(request.ctx, "admin", False))
     if context["user"] and "store_alert" not in context:
         context["store_alert"] = incidents.alert(request.app.ctx.spool)
+    user_id = getattr(request.ctx, "user_id", None)
+    if context["user"] and user_id is not None and "notice" not in context:
+        context["notice"] = notify.unseen(request.app.ctx.dbs, user_id, limit=0)
+        context["poll_ms"] = int(request.app.ctx.poll * 1000)
     body = TEMPLATES.get_template(template).render(request=request, **context)
     return response.html(body, status=status)
 

@@ -1,7 +1,10 @@
 """Retention: deletes conversations whose last event is older than N days, from the tracker store.
 
 The one write the console makes to Rasa's tables: explicit (a CLI command), with bound
-parameters, and logged (stderr and the console's audit table).
+parameters, and logged (stderr and the console's audit table). Only whole conversations go,
+every event of them, and only when even their last event is older than the cutoff: a
+conversation someone came back to is kept whole, its old sessions too. The audit log stays
+(append-only), and so do the notifications (no patient data in them).
 """
 import logging
 import time
@@ -11,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 
 from console.db import (
     Databases, callback_marks, callbacks, conversation_intents, conversations, events,
-    index_state, messages, reviews,
+    index_state, messages, notification_state, reviews,
 )
 from console.indexer import chunks, index_all
 from console.queries import log
@@ -51,6 +54,10 @@ def delete_older_than(dbs: Databases, days: float, actor: str, dry_run: bool = F
         # SQLite reuses the highest deleted ids: never skip events that take them again.
         db.execute(update(index_state).where(index_state.c.last_event_id > highest)
                    .values(last_event_id=highest))
+        # ... and notify the events that take them (console/notify.py).
+        db.execute(update(notification_state)
+                   .where(notification_state.c.baseline_event_id > highest)
+                   .values(baseline_event_id=highest))
     detail = f"deleted {len(senders)} conversations ({deleted_events} events) idle > {days:g} days"
     logger.warning("retention by %s: %s", actor, detail)
     log(dbs, actor, "retention", detail)

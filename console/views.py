@@ -1,16 +1,22 @@
-"""The pages. Each answers as HTML, and as JSON at the same path with a .json suffix."""
+"""The pages. Each answers as HTML, and as JSON at the same path with a .json suffix.
+
+Every view of a transcript or of the callback queue, and every export, goes into the audit log
+(queries.log); the audit log itself is for admins only (403 for others), and reading or
+exporting it is logged too.
+"""
 import logging
+from pathlib import Path
 from typing import Tuple
 
 from sanic import response
-from sanic.exceptions import NotFound
+from sanic.exceptions import Forbidden, NotFound
 from sqlalchemy import desc, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from console import incidents, queries, similarity
+from console import incidents, notify, queries, similarity
 from console.db import events, index_state
 from console.exports import nlu_stubs, to_csv, to_json
-from console.filters import BadInput, parse_filters, today
+from console.filters import BadInput, local_time, parse_filters, today
 from console.masking import mask
 from console.queries import BADGE_LABELS
 from console.responses import download, form_values, html, json
@@ -21,9 +27,20 @@ CALLBACK_COLUMNS = ("id", "sender_id", "requested_at", "name", "phone", "preferr
                     "question", "called", "note", "updated_by", "updated_at")
 TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons",
                       "triage_level", "triage_flags")
+AUDIT_COLUMNS = ("id", "time", "at", "actor", "action", "detail")
 CALLBACK_STATUSES = ("open", "called", "all")
 MAX_EXPORT_ROWS = 200000
+SCRIPT = (Path(__file__).parent / "static" / "console.js").read_text(encoding="utf-8")
 logger = logging.getLogger("console")
+
+
+def audited(request, action: str, detail: str = "") -> None:
+    queries.log(request.app.ctx.dbs, request.ctx.user, action, detail)
+
+
+def _admin_only(request) -> None:
+    if not request.ctx.admin:
+        raise Forbidden("only an admin may read the audit log")
 
 
 def split_format(name: str, formats: Tuple[str, ...] = ("json", "csv")) -> Tuple[str, str]:
@@ -82,6 +99,8 @@ def register(app) -> None:
         dbs = request.app.ctx.dbs
         filters = parse_filters(request.args)
         found = queries.list_conversations(dbs, filters)
+        if filters.emergency == "1":
+            notify.mark_seen(dbs, request.ctx.user_id, "emergency")
         if request.path.endswith(".json"):
             return json(dict(found, filters=filters.query_args()))
         return html(request, "conversations.html", found=found, filters=filters,
@@ -92,18 +111,21 @@ def register(app) -> None:
         what, fmt = split_format(name)
         dbs = request.app.ctx.dbs
         if what == "conversations" and fmt != "html":
-            rows = queries.list_conversations(dbs, parse_filters(request.args),
+            filters = parse_filters(request.args)
+            rows = queries.list_conversations(dbs, filters,
                                               paginate=False)["conversations"][:MAX_EXPORT_ROWS]
+            audited(request, "export_conversations",
+                    f"{fmt}, {len(rows)} rows, filters {filters.query_args(page=1)}")
             if fmt == "json":
                 return download(to_json(rows), "conversations.json", "application/json")
             return download(to_csv(rows, LIST_COLUMNS), "conversations.csv", "text/csv")
         if what == "callbacks" and fmt != "html":
             unmasked = _unmasked(request)
-            rows = queries.callback_queue(dbs, _callback_status(request))
-            if unmasked:
-                queries.log(dbs, request.ctx.user, "export_unmasked_callbacks",
-                            f"{len(rows)} rows")
-            else:
+            status = _callback_status(request)
+            rows = queries.callback_queue(dbs, status)
+            audited(request, "export_unmasked_callbacks" if unmasked else "export_callbacks",
+                    f"{fmt}, status={status}, {len(rows)} rows")
+            if not unmasked:
                 for row in rows:
                     row["phone"] = mask(row["phone"])
             if fmt == "json":
@@ -119,6 +141,8 @@ def register(app) -> None:
         if found is None:
             raise NotFound("no such conversation")
         turns = queries.transcript(dbs, sender_id)
+        audited(request, "view_transcript" if fmt == "html" else "export_transcript",
+                f"{sender_id} ({fmt})")
         if fmt == "json":
             return json({"conversation": found, "transcript": turns})
         if fmt == "csv":
@@ -144,6 +168,9 @@ def register(app) -> None:
         # One screenful: the oldest open requests first, those from one number merged (the
         # exports have every request).
         found = queries.callback_entries(dbs, status, limit=queries.QUEUE_PAGE)
+        audited(request, "view_callbacks",
+                f"status={status} ({'json' if request.path.endswith('.json') else 'html'})")
+        notify.mark_seen(dbs, request.ctx.user_id, "callback")
         if request.path.endswith(".json"):
             return json(dict(found, status=status))
         return html(request, "callbacks.html", callbacks=found["callbacks"], shown=status,
@@ -170,6 +197,8 @@ def register(app) -> None:
         filters = parse_filters(request.args)
         groups = similarity.group(queries.unanswered_messages(request.app.ctx.dbs, filters))
         if request.path.endswith(".yml"):
+            audited(request, "export_unanswered",
+                    f"yml, {len(groups)} groups, filters {filters.query_args(page=1)}")
             return download(nlu_stubs(groups), "unanswered_nlu.yml", "application/x-yaml")
         if request.path.endswith(".json"):
             return json({"filters": filters.query_args(), "groups": [
@@ -188,3 +217,36 @@ def register(app) -> None:
                 return json({"error": "the incident record could not be read"}, status=503)
             return json(found)
         return html(request, "incidents.html", found=found)
+
+    @app.get("/notifications.json")
+    async def notifications_json(request):
+        """For the pages' script: unseen notifications of this account (no patient data). It
+        does not keep an idle session alive (web.PASSIVE_PATHS)."""
+        return json(notify.unseen(request.app.ctx.dbs, request.ctx.user_id,
+                                  request.app.ctx.public_url))
+
+    @app.get("/console.js")
+    async def console_script(request):
+        """The pages' only script (the badge, browser notifications): from here, as the
+        Content-Security-Policy allows ('self'), never inline."""
+        return response.text(SCRIPT, content_type="text/javascript; charset=utf-8")
+
+    @app.get("/audit")
+    @app.get("/audit.json", name="audit_json")
+    @app.get("/audit.csv", name="audit_csv")
+    async def audit_log(request):
+        _admin_only(request)
+        dbs = request.app.ctx.dbs
+        if request.path.endswith(".csv"):
+            rows = queries.audit_rows(dbs, MAX_EXPORT_ROWS)
+            audited(request, "export_audit", f"csv, {len(rows)} rows")
+            for row in rows:
+                row["time"] = local_time(row["at"])
+            return download(to_csv(rows, AUDIT_COLUMNS), "audit.csv", "text/csv")
+        page = parse_filters({"page": request.args.get("page") or "1"}).page
+        found = queries.audit_page(dbs, page)
+        audited(request, "view_audit",
+                f"page {page} ({'json' if request.path.endswith('.json') else 'html'})")
+        if request.path.endswith(".json"):
+            return json(found)
+        return html(request, "audit.html", found=found)

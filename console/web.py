@@ -3,7 +3,9 @@
 Only /login and /health answer without a session (/health says only whether both databases
 answer). Logins are throttled per (user name, client address) and per client address
 (console/auth.py); the client address is the peer's, or, from a proxy in
-CONSOLE_TRUSTED_PROXIES, taken from X-Forwarded-For (visitors/address.py).
+CONSOLE_TRUSTED_PROXIES, taken from X-Forwarded-For (visitors/address.py). A session idle for
+CONSOLE_IDLE_MINUTES ends; the pages' background polling (PASSIVE_PATHS) does not keep it alive.
+Served with watch=True, a thread indexes new events and sends notifications (console/notify.py).
 """
 import itertools
 import logging
@@ -16,7 +18,7 @@ from urllib.parse import quote
 from sanic import Sanic, response
 from sanic.exceptions import NotFound, SanicException
 
-from console import auth, indexer, views
+from console import auth, indexer, notify, views
 from visitors.address import client_address, parse_trusted
 from console.db import Databases
 from stores import spool_path
@@ -29,6 +31,8 @@ SESSION_COOKIE = "console_session"
 PRE_LOGIN_COOKIE = "console_login"
 HEALTH_PATH = "/health"
 OPEN_PATHS = {"/login", HEALTH_PATH}  # the only routes that answer without a session
+# Asked for by the pages' script, not by the person: they do not keep an idle session alive.
+PASSIVE_PATHS = {"/notifications.json", "/console.js"}
 _names = itertools.count()
 
 
@@ -58,12 +62,18 @@ def client_ip(request) -> str:
 
 def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
                secure_cookies: bool = False, trusted_proxies: Optional[str] = None,
-               spool: Optional[Path] = None) -> Sanic:
-    """The app. trusted_proxies defaults to CONSOLE_TRUSTED_PROXIES (ValueError if malformed),
-    spool to TRACKER_SPOOL_DB or <VAR_DIR>/tracker-spool.db."""
+               spool: Optional[Path] = None, port: int = 8090, watch: bool = False) -> Sanic:
+    """The app. trusted_proxies defaults to CONSOLE_TRUSTED_PROXIES, spool to TRACKER_SPOOL_DB
+    or <VAR_DIR>/tracker-spool.db; the idle timeout, CONSOLE_PUBLIC_URL (default
+    http://localhost:<port>) and the NOTIFY_* settings come from the environment (ValueError if
+    one is malformed). watch: index and notify in a thread while serving."""
     if trusted_proxies is None:
         trusted_proxies = os.environ.get("CONSOLE_TRUSTED_PROXIES", "")
     trusted = parse_trusted(trusted_proxies)
+    idle = auth.idle_seconds()
+    public = notify.public_url(os.environ, port)
+    mail = notify.MailSettings.from_env(os.environ, port)
+    poll, retry = notify.settings()
     app = Sanic(f"clinic_console_{next(_names)}")
     app.config.REQUEST_MAX_SIZE = 64 * 1024  # forms only: a note is a few kB
     app.ctx.dbs = dbs or Databases()
@@ -71,6 +81,20 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
     app.ctx.secure = secure_cookies
     app.ctx.trusted_proxies = trusted
     app.ctx.spool = spool or spool_path()
+    app.ctx.idle = idle
+    app.ctx.public_url = public
+    app.ctx.poll = poll
+    app.ctx.watcher = notify.Watcher(app.ctx.dbs, mail, poll, retry) if watch else None
+
+    @app.listener("after_server_start")
+    async def start_watching(app, _loop):
+        if app.ctx.watcher is not None:
+            app.ctx.watcher.start()
+
+    @app.listener("before_server_stop")
+    async def stop_watching(app, _loop):
+        if app.ctx.watcher is not None:
+            app.ctx.watcher.stop()
 
     @app.middleware("request")
     async def require_login(request):
@@ -78,8 +102,14 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
             return None  # answers even when the console's own database does not
         dbs, secret = request.app.ctx.dbs, request.app.ctx.secret
         token = request.cookies.get(SESSION_COOKIE)
-        found = auth.session_user(dbs, token)
-        request.ctx.user = found[1] if found else None
+        passive = request.path in PASSIVE_PATHS
+        found, idled = auth.session_user(dbs, token, request.app.ctx.idle, touch=not passive)
+        if idled:
+            log(dbs, idled, "logout_idle",
+                f"after {request.app.ctx.idle / 60:g} minutes without a request")
+        request.ctx.user = found.username if found else None
+        request.ctx.user_id = found.id if found else None
+        request.ctx.admin = bool(found and found.admin)
         request.ctx.csrf = auth.csrf_token(secret, "session:" + token) if found else ""
         if request.method == "POST":
             # Sanic runs request middleware before it has read a large body: read it now, so the
@@ -90,12 +120,14 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
         if not found:
             if wants_json(request):
                 return error(request, 401, "log in first", True)
-            return response.redirect("/login?next=" + quote(request.path), status=302)
+            return response.redirect("/login?next=" + quote(request.path) +
+                                     ("&idle=1" if idled else ""), status=302)
         if request.method == "POST" and not auth.csrf_ok(
                 secret, "session:" + token, form_values(request).get("csrf")):
             return error(request, 403, "the form has expired: go back, reload and try again",
                          wants_json(request))
-        indexer.index_all(dbs)  # bring the summary up to the latest events first
+        if not passive:
+            indexer.index_all(dbs)  # bring the summary up to the latest events first
         return None
 
     @app.middleware("response")
@@ -143,15 +175,17 @@ def create_app(dbs: Optional[Databases] = None, secret: Optional[bytes] = None,
             return _login_page(request, 401, "Wrong user name or password.")
         auth.clear_failures(dbs, username, address)
         log(dbs, username, "login", f"from {address}")
+        notify.seen(dbs, user_id)  # the badges count what comes from now on
         resp = response.redirect(safe_next(form.get("next")), status=303)
-        set_cookie(resp, SESSION_COOKIE, auth.start_session(dbs, user_id), auth.SESSION_SECONDS,
-                   request.app.ctx.secure)
+        set_cookie(resp, SESSION_COOKIE, auth.start_session(dbs, user_id, request.app.ctx.idle),
+                   auth.SESSION_SECONDS, request.app.ctx.secure)
         set_cookie(resp, PRE_LOGIN_COOKIE, "", 0, request.app.ctx.secure)
         return resp
 
     @app.post("/logout")
     async def logout(request):
         auth.end_session(request.app.ctx.dbs, request.cookies.get(SESSION_COOKIE))
+        log(request.app.ctx.dbs, request.ctx.user, "logout")
         resp = response.redirect("/login", status=303)
         set_cookie(resp, SESSION_COOKIE, "", 0, request.app.ctx.secure)
         return resp
@@ -167,6 +201,10 @@ def _login_page(request, status: int, message: str = ""):
     fresh = not pre or len(pre) > 100
     if fresh:
         pre = secrets.token_urlsafe(24)
+    if not message and request.args.get("idle") == "1":
+        minutes = f"{app.ctx.idle / 60:g}"
+        message = (f"You were logged out after {minutes} minutes without activity. "
+                   "Please log in again.")
     page = html(request, "login.html", status=status, message=message, user=None,
                 csrf=auth.csrf_token(app.ctx.secret, "login:" + pre),
                 next=safe_next(request.args.get("next") or form_values(request).get("next")),

@@ -5,6 +5,7 @@ import re
 import secrets
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -17,6 +18,13 @@ from tests.e2e.conftest import chat, new_sender, start_servers
 
 PASSWORD = "a long enough staff password"
 SCRIPT = "<script>alert('xss')</script>"
+# The one script tag a logged-in page has: the console's own (console/static/console.js).
+OWN_SCRIPT = '<script src="/console.js" defer></script>'
+
+
+def foreign_scripts(html: str) -> bool:
+    """Whether a page has a script tag other than the console's own."""
+    return "<script" in html.replace(OWN_SCRIPT, "")
 # What each scenario says, through the REST channel. The phrasing of the handoff, emergency and
 # out-of-scope lines is what tests/e2e relies on for those answers. Three callback requests:
 # two from Jane's number typed differently ("callback" is the later one), one from Dana.
@@ -83,6 +91,25 @@ def age(tracker_db: Path, sender: str, days: float) -> None:
     with sqlite3.connect(tracker_db) as db:
         db.execute("UPDATE events SET timestamp = timestamp - ? WHERE sender_id = ?",
                    (days * 86400, sender))
+
+
+def replay(tracker_db: Path, sender: str, at: Optional[float] = None) -> str:
+    """Writes a recorded conversation again into `tracker_db` (a copy), as a new conversation
+    happening now: every one of its events, as the Rasa server wrote them, under a new sender
+    id with new event ids, its times moved to start at `at` (default now). Returns the new
+    sender id. (A conversation through the running assistant would land in the shared store,
+    which other modules copy and count.)"""
+    new = new_sender()
+    with sqlite3.connect(tracker_db) as db:
+        rows = db.execute("SELECT type_name, timestamp, intent_name, action_name, data FROM events "
+                          "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        assert rows, f"no events of {sender}"
+        shift = (time.time() if at is None else at) - rows[0][1]
+        db.executemany("INSERT INTO events (sender_id, type_name, timestamp, intent_name, "
+                       "action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+                       [(new, kind, stamp + shift, intent, action, data)
+                        for kind, stamp, intent, action, data in rows])
+    return new
 
 
 def events_of(tracker_db: Path, sender: str):

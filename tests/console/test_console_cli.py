@@ -75,3 +75,26 @@ def test_session_secret_is_generated_once_with_mode_600(tmp_path, monkeypatch):
     secret = load_secret(tmp_path / "console-secret")
     assert len(secret) >= 48 and load_secret(tmp_path / "console-secret") == secret
     assert (tmp_path / "console-secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_retention_deletes_whole_conversations_only(recorded, workdir):
+    """A conversation goes whole, every event of it, once even its last event is older than the
+    cutoff; one someone came back to (an old session, then a new one) is kept whole."""
+    tracker = workdir / "tracker.db"
+    returned = recorded.senders["handoff"]
+    with sqlite3.connect(tracker) as db:  # its first session 40 days ago, its last turn today
+        (last,) = db.execute("SELECT max(id) FROM events WHERE sender_id = ?",
+                             (returned,)).fetchone()
+        db.execute("UPDATE events SET timestamp = timestamp - ? WHERE sender_id = ? AND id < ?",
+                   (40 * 86400, returned, last))
+
+    def events_by_sender():
+        with sqlite3.connect(tracker) as db:
+            return dict(db.execute("SELECT sender_id, count(*) FROM events GROUP BY sender_id"))
+
+    before = events_by_sender()
+    console_cli(workdir, tracker, "retention", "--days", "30", "--yes")
+    after = events_by_sender()
+    assert recorded.senders["old"] not in after  # all of it
+    assert after == {s: n for s, n in before.items() if s != recorded.senders["old"]}
+    assert after[returned] == before[returned]  # nothing of it

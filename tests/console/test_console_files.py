@@ -1,6 +1,7 @@
 """Where the console writes (VAR_DIR) and with which permissions; and its health check, which
 answers without a login."""
 import os
+import re
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -128,3 +129,16 @@ def test_health_is_ok_while_both_databases_answer_and_needs_no_login(recorded, t
     log = (workdir / "console.log").read_text()
     assert "health check: the tracker store does not answer (OperationalError)" in log
     assert "health check: the console database does not answer (DatabaseError)" in log
+
+
+# --- Settings ------------------------------------------------------------------------------------
+
+def test_every_setting_the_console_reads_is_documented_in_the_readme():
+    names = set()
+    for path in [*(ROOT / "console").glob("*.py"), ROOT / "stores" / "__init__.py"]:
+        names |= set(re.findall(r"[\"']((?:CONSOLE|NOTIFY|TRACKER)_[A-Z_]+|VAR_DIR)[\"']",
+                                path.read_text()))
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Front-desk console\n", 1)[1].split("\n## ", 1)[0]
+    assert {"CONSOLE_IDLE_MINUTES", "NOTIFY_SMTP_HOST", "CONSOLE_PUBLIC_URL"} <= names
+    assert sorted(n for n in names if f"`{n}" not in section) == []

@@ -5,7 +5,8 @@ import os
 import sqlite3
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from console import indexer, queries, retention
 from console.db import Databases, events, metadata, rasa_metadata, sqlite_url
@@ -80,3 +81,23 @@ def test_postgresql_answers_as_sqlite(recorded, tmp_path_factory):
     assert retention.delete_older_than(pg, 30, "test") == 1
     assert recorded.senders["old"] not in {
         r["sender_id"] for r in queries.list_conversations(pg, parse_filters({}))["conversations"]}
+    # Notifications (console/notify.py): a new callback request after the baseline is recorded
+    # once; the audit log refuses UPDATE, DELETE and TRUNCATE.
+    with engine.begin() as db:
+        top = db.execute(select(func.max(events.c.id))).scalar()
+        dana = db.execute(select(events).where(
+            events.c.sender_id == recorded.senders["callback_other"]).order_by(events.c.id)).all()
+        db.execute(events.insert(), [dict(row._mapping, id=top + n, sender_id="replayed" + "x" * 20)
+                                     for n, row in enumerate(dana, 1)])
+    indexer.index_all(pg)
+    indexer.rebuild(pg)
+    with engine.connect() as db:
+        kinds = db.exec_driver_sql("SELECT kind, event_id FROM console_notifications").all()
+    assert [kind for kind, _ in kinds] == ["callback"] and kinds[0][1] > top
+    queries.log(pg, "kim", "test", "append-only")
+    for statement in ("UPDATE console_audit SET actor = 'x'", "DELETE FROM console_audit",
+                      "TRUNCATE console_audit"):
+        with pytest.raises(DBAPIError, match="console_audit is append-only"):
+            with engine.begin() as db:
+                db.exec_driver_sql(statement)
+    Databases(URL, URL)  # the triggers are there already: a second start is fine
