@@ -92,7 +92,9 @@ class ActionAnswerFaq(Action):
         suggestions = second_question(tracker, intent) + list(answer.suggestions)
         suggestions = without_booking(suggestions) if safety_first else suggestions
         buttons += intent_buttons(list(dict.fromkeys(suggestions))[:MAX_SUGGESTIONS])
-        dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons)
+        # Marked as a curated answer, so the widget offers "Helpful" / "Not helpful" under it.
+        dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons,
+                                 json_message={"kind": "answer", "answer": intent})
         return [SlotSet("last_answer", intent)]
 
 

@@ -24,7 +24,7 @@ from visitors.limits import SlidingWindow, admit
 
 FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
-LEFT_TO_RULES = {"emergency", "stop", "deny"}
+LEFT_TO_RULES = {"emergency", "stop", "deny", "rate_answer", "explain_verdict"}
 # Also left to the rules, when the classifier is at least fairly sure: a name or a time can
 # look like one of these ("Hunter Book" reads as booking), and a real "I want a person",
 # "book an appointment", "bye", "tell me more" or "my back is killing me" comes out far above

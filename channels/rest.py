@@ -23,6 +23,7 @@ messages_per_minute_per_sender and messages_per_minute_per_address.
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -49,7 +50,16 @@ DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
 # Random ids from the widget (crypto API) or `uuid4().hex`; short ids are guessable.
 SENDER_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-PAYLOAD = re.compile(r"/([a-z_]+)")
+PAYLOAD = re.compile(r"/([a-z_]+)(\{.{0,300}\})?")
+# The only payloads that may carry entities: a visitor's verdict on an answer, from the widget's
+# "Helpful" / "Not helpful" buttons and the reason asked for after "not helpful" (actions/
+# verdicts.py). Every value must be one of these (the answer: a word of lower-case letters and
+# underscores, checked against the answers by the action).
+PAYLOAD_ENTITIES = {
+    "rate_answer": {"answer": None, "verdict": {"helpful", "not_helpful"}},
+    "explain_verdict": {"answer": None, "reason": {"not_what_i_asked", "did_not_answer"}},
+}
+INTENT_NAME = re.compile(r"[a-z_]{1,60}")
 # Intents a visitor may trigger directly with a button payload: an emergency is decided by the
 # model and triage, never claimed by a payload.
 NEVER_BY_PAYLOAD = {"emergency"}
@@ -62,12 +72,25 @@ def button_intents(domain: Path = DOMAIN) -> frozenset:
 
 
 def read_payload(text: Text, allowed: frozenset) -> Text:
-    """A payload of an allowed intent as it is; anything else that starts with "/" as the
-    words after it, for the model to read."""
+    """A payload of an allowed intent as it is (with entities only as PAYLOAD_ENTITIES allows);
+    anything else that starts with "/" as the words after it, for the model to read."""
     match = PAYLOAD.fullmatch(text)
-    if match and match.group(1) in allowed:
+    if match and match.group(1) in allowed and entities_allowed(match.group(1), match.group(2)):
         return text
     return text.lstrip("/").strip() if text.startswith("/") else text
+
+
+def entities_allowed(intent: Text, raw: Optional[Text]) -> bool:
+    if raw is None:
+        return True
+    schema = PAYLOAD_ENTITIES.get(intent)
+    try:
+        entities = json.loads(raw)
+    except ValueError:
+        return False
+    return (schema is not None and isinstance(entities, dict) and set(entities) == set(schema)
+            and all(isinstance(v, str) and INTENT_NAME.fullmatch(v)
+                    and (schema[k] is None or v in schema[k]) for k, v in entities.items()))
 
 
 def clean_text(text: Text) -> Text:

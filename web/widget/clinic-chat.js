@@ -9,7 +9,9 @@
  * Security: every text from the visitor or the bot goes into the page as text nodes, never as
  * HTML; links are limited to http(s) and tel:. No cookies, no third-party requests.
  * Of a reply's `custom` part only {"kind": "emergency"} (a red card with big call buttons, read
- * out at once) and {"kind": "safety"} (an amber note) are used; anything else is ignored.
+ * out at once), {"kind": "safety"} (an amber note) and {"kind": "answer", "answer": <intent>}
+ * (a curated answer: "Helpful" / "Not helpful" buttons under it, once) are used; anything else
+ * is ignored.
  */
 (function () {
   "use strict";
@@ -64,8 +66,16 @@
     return value.filter(function (m) {
       return m && (m.from === "user" || m.from === "bot") && typeof m.text === "string";
     }).map(function (m) {
-      return { from: m.from, text: m.text, buttons: cleanButtons(m.buttons), kind: kindOf(m) };
+      return { from: m.from, text: m.text, buttons: cleanButtons(m.buttons), kind: kindOf(m),
+               answer: answerOf(m.answer), rated: m.rated === true };
     });
+  }
+  // The intent of a curated answer the visitor may rate, or "".
+  function answerOf(answer) {
+    return typeof answer === "string" && /^[a-z_]{1,60}$/.test(answer) ? answer : "";
+  }
+  function ratedAnswer(custom) {
+    return custom && typeof custom === "object" && custom.kind === "answer" ? answerOf(custom.answer) : "";
   }
   function kindOf(custom) {
     var kind = custom && typeof custom === "object" ? custom.kind : "";
@@ -363,7 +373,29 @@
     if (replies.length) {
       item.appendChild(el("div", { class: "cc-replies", role: "group", "aria-label": "Suggested replies" }, replies));
     }
+    if (message.answer && !message.rated && current) item.appendChild(verdictButtons(message));
     return item;
+  }
+
+  // "Was this helpful?" under a curated answer, once: the choice goes to the server as a payload
+  // with fixed values (the REST channel refuses any other), and the buttons go away.
+  function verdictButtons(message) {
+    function choice(verdict, title) {
+      var node = el("button", { type: "button", class: "cc-reply cc-verdict-choice" }, [title]);
+      node.addEventListener("click", function () {
+        if (state.busy) return;
+        message.rated = true;
+        save("transcript", state.transcript);
+        sendMessage("/rate_answer" + JSON.stringify({ answer: message.answer, verdict: verdict }), title);
+        ui.input.focus();
+      });
+      return node;
+    }
+    return el("div", { class: "cc-verdict", role: "group", "aria-label": "Was this answer helpful?" }, [
+      el("span", { class: "cc-verdict-label", "aria-hidden": "true", text: "Was this helpful?" }),
+      choice("helpful", "Helpful"),
+      choice("not_helpful", "Not helpful"),
+    ]);
   }
 
   function quickReply(button) {
@@ -460,6 +492,7 @@
         var message = {
           from: "bot", text: typeof reply.text === "string" ? reply.text : "",
           buttons: cleanButtons(reply.buttons), kind: kindOf(reply.custom),
+          answer: ratedAnswer(reply.custom), rated: false,
         };
         if (!message.text && !message.buttons.length) return;
         state.transcript.push(message);
