@@ -1,5 +1,6 @@
-"""Shared by every test: the repo root on sys.path (actions, channels, components, scripts), and
-Debian's Chromium for the browser tests of the widget and the console."""
+"""Shared by every test: the repo root on sys.path (actions, channels, components, scripts), the
+clinic the tests expect (read from clinic.yml in the content folder in use: tests/clinic_facts.py),
+and Debian's Chromium for the browser tests of the widget and the console."""
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,15 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="session")
+def clinic():
+    """The clinic's facts from clinic.yml in the content folder in use (`CLINIC_CONTENT_DIR`,
+    else content/): name, phone, tel, area, services, free consultation, address, hours."""
+    from tests.clinic_facts import CLINIC
+
+    return CLINIC
 
 
 # Module scope: Playwright's sync API runs an event loop in this thread while it is open, and

@@ -3,11 +3,14 @@
     .venv/bin/python web/serve.py --port 8080 --rasa-url http://localhost:5005
 
 Only the files in FILES are served (no directory listing, no path from the request reaches the
-file system). The page's clinic name and phone number come from content/clinic.yml, and the
-Rasa server's address from --rasa-url, so the page and its CSP name the same origin.
+file system). Everything the page says about the clinic (name, phone, area, services, whether
+the initial consultation is free, address and hours when set) comes from clinic.yml in the
+content folder (CLINIC_CONTENT_DIR, else content/), escaped; the Rasa server's address comes
+from --rasa-url, so the page and its CSP name the same origin.
 """
 import argparse
 import html
+import re
 import sys
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +20,12 @@ from urllib.parse import urlsplit
 
 WEB = Path(__file__).resolve().parent
 sys.path.insert(0, str(WEB.parent))
-from actions.content import CONTENT_DIR, load_clinic  # noqa: E402  (needs the repo root)
+from actions.content import (  # noqa: E402  (needs the repo root)
+    CONTENT_DIR,
+    Clinic,
+    load_clinic,
+    placeholder_values,
+)
 
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 FILES = {
@@ -59,18 +67,61 @@ def security_headers(rasa_origin: str) -> Dict[str, str]:
     }
 
 
-def render_page(template: str, rasa_url: str) -> str:
-    clinic = load_clinic(CONTENT_DIR / "clinic.yml")
-    values = {
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def services_html(clinic: Clinic) -> str:
+    """The clinic's services as a list (nothing when clinic.yml lists none)."""
+    if not clinic.services:
+        return ""
+    items = "".join(
+        f"\n        <li>{escape(service[:1].upper() + service[1:])}</li>" for service in clinic.services
+    )
+    return (f'<p>The treatments {escape(clinic.name)} offers:</p>\n'
+            f'      <ul class="services">{items}\n      </ul>')
+
+
+def details_html(clinic: Clinic) -> str:
+    """The address and hours, each only when clinic.yml has it; else the phone number for them
+    (the page never makes them up, as the bot never does)."""
+    rows = [(label, value) for label, value in (("Address", clinic.address), ("Hours", clinic.hours))
+            if value]
+    if not rows:
+        return (f'<p>For the address and opening hours, call <a href="{escape(clinic.tel_uri)}">'
+                f'{escape(clinic.phone)}</a>.</p>')
+    items = "".join(f"\n        <dt>{label}</dt><dd>{escape(value)}</dd>" for label, value in rows)
+    return f'<dl class="details">{items}\n      </dl>'
+
+
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def render_page(template: str, rasa_url: str, content_dir: Path = CONTENT_DIR) -> str:
+    """The page with every {{placeholder}} filled from clinic.yml, in one pass (a clinic's text
+    that happens to contain "{{...}}" is never read as a placeholder); an unknown placeholder is
+    an error, at start-up."""
+    clinic = load_clinic(Path(content_dir) / "clinic.yml")
+    answers = placeholder_values(clinic)  # the same wording as the bot's answers
+    values = {  # text, escaped below
         "clinic_name": clinic.name,
         "phone": clinic.phone,
         "tel": clinic.tel_uri,
         "area": clinic.area,
+        # "free initial consultation" only when clinic.yml says so, else "initial consultation"
+        "initial_consultation": answers["initial_consultation"],
         "rasa_url": rasa_url,
     }
-    for key, value in values.items():
-        template = template.replace("{{" + key + "}}", html.escape(value, quote=True))
-    return template
+    values = {key: escape(value) for key, value in values.items()}
+    # HTML built here from escaped pieces.
+    values.update(services=services_html(clinic), details=details_html(clinic))
+
+    def fill(match: "re.Match[str]") -> str:
+        if match.group(1) not in values:
+            raise ValueError(f"web page: unknown placeholder {match.group(0)}")
+        return values[match.group(1)]
+
+    return PLACEHOLDER.sub(fill, template)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -13,11 +13,12 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from scripts.serve import ROOT, Servers, free_port
+from tests.clinic_facts import CLINIC
 from tests.e2e.conftest import start_servers
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
-PHONE = "(314) 731-4201"
-TEL = "tel:+13147314201"
+PHONE = CLINIC.phone  # from clinic.yml in the content folder in use (tests/clinic_facts.py)
+TEL = CLINIC.tel
 DESKTOP = {"width": 1280, "height": 800}
 PHONE_SCREEN = {"width": 360, "height": 740}
 REPLY_TIMEOUT_MS = 30_000

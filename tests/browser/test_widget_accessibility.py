@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
-    DESKTOP, PHONE_SCREEN, check_page_behaved, last_bot, load, new_page, open_chat, screenshot,
+    CLINIC, DESKTOP, PHONE, PHONE_SCREEN, check_page_behaved, last_bot, load, new_page, open_chat, screenshot,
     send, serious_violations, wait_for_reply,
 )
 
@@ -71,7 +71,7 @@ def test_on_a_phone_tab_stays_inside_the_full_screen_panel(browser, servers):
         wait_for_reply(page)
         tab_to(page, "Send")
         page.keyboard.press("Tab")  # past the last control: back to the panel's first
-        assert focused(page).startswith("a#.: Call (314) 731-4201")
+        assert focused(page).startswith(f"a#.: Call {PHONE}")
         page.keyboard.press("Shift+Tab")
         assert "Send" in focused(page)
         check_page_behaved(page, servers)
@@ -82,7 +82,7 @@ def test_on_a_phone_tab_stays_inside_the_full_screen_panel(browser, servers):
 def test_every_control_has_a_name(page, servers):
     open_chat(page, servers)
     for role, name in [("button", "Close chat"), ("button", "Start over"), ("button", "Send"),
-                       ("textbox", "Your message"), ("dialog", "North County Pain Relief"),
+                       ("textbox", "Your message"), ("dialog", CLINIC.name),
                        ("list", "Conversation")]:
         expect(page.get_by_role(role, name=name)).to_be_visible()
 

@@ -9,9 +9,10 @@ import requests
 
 from actions.content import load_content
 from scripts.serve import BIN, ROOT, server_env
+from tests.clinic_facts import CLINIC
 from tests.e2e.conftest import chat, new_sender, start_servers, texts
 
-PHONE = "(314) 731-4201"
+PHONE = CLINIC.phone  # from clinic.yml in the content folder in use
 CONTENT = load_content()
 
 
@@ -71,9 +72,11 @@ def test_api_refuses_requests_without_the_token(own_servers):
 
 def test_broken_content_stops_the_action_server_with_file_and_key(tmp_path):
     content = tmp_path / "content"
-    shutil.copytree(ROOT / "content", content)
+    shutil.copytree(CLINIC.folder, content)
     answers = content / "answers.yml"
-    answers.write_text(answers.read_text().replace("  ask_cost:", "  ask_costs:"))
+    # An unknown key in one answer (renaming an answer would also break the suggestions that
+    # name it, and the loader would report one of those first).
+    answers.write_text(answers.read_text().replace("  ask_cost:\n", "  ask_cost:\n    prices: $99\n"))
     done = subprocess.run(
         [str(BIN / "python"), "-m", "actions.server", "--port", "0"],
         cwd=ROOT,
@@ -83,4 +86,4 @@ def test_broken_content_stops_the_action_server_with_file_and_key(tmp_path):
         timeout=120,
     )
     assert done.returncode != 0
-    assert str(answers) in done.stderr and "ask_costs" in done.stderr
+    assert str(answers) in done.stderr and "answers.ask_cost: unknown key 'prices'" in done.stderr

@@ -1,14 +1,19 @@
 """Conversations over the REST channel with the real Rasa server, action server and SQLite
 tracker store. The phrasing here is our own and appears nowhere in data/."""
+import re
+
 import pytest
 import requests
 
 from actions.content import load_content
 from actions.fallback import close_guesses
+from tests.clinic_facts import CLINIC, DEFAULT_CLINIC
 from tests.e2e.conftest import chat, new_sender, post, slot_values, texts
 
-PHONE = "(314) 731-4201"
-TEL = "tel:+13147314201"
+# The clinic's phone from clinic.yml in the content folder in use (tests/clinic_facts.py); the
+# servers read the same folder (CLINIC_CONTENT_DIR reaches them through scripts.serve.server_env).
+PHONE = CLINIC.phone
+TEL = CLINIC.tel
 CONTENT = load_content()
 
 
@@ -341,7 +346,10 @@ def test_a_description_of_everyday_pain_gets_the_pain_reply(servers, message):
 def test_a_plain_callback_request_starts_the_booking_flow(servers, message):
     sender = new_sender()
     reply = [m.get("text") for m in chat(servers, sender, message)]
-    assert reply == [CONTENT.messages["book_appointment"], CONTENT.messages["offer_callback"]]
+    # Asking for a call reads as booking or as wanting a person: both give the phone number
+    # first, then offer the callback request.
+    assert reply[0] in (CONTENT.messages["book_appointment"], CONTENT.messages["handoff"])
+    assert reply[1:] == [CONTENT.messages["offer_callback"]]
     assert chat(servers, sender, "yes")[0]["text"] == CONTENT.messages["ask_callback_name"]
 
 
@@ -362,3 +370,52 @@ def test_a_description_of_pain_in_the_middle_of_the_form_is_answered_then_it_goe
     reply = [m.get("text") for m in chat(servers, sender, "ugh my upper back is so tight today")]
     assert reply == [CONTENT.messages["describe_pain"], CONTENT.messages["ask_callback_name"]]
     assert slot_values(servers, sender, "callback_name") == []
+
+
+# Conversations that show the clinic's details: every number in them must be the clinic's own
+# (or 911 and 988), and another clinic's replies must never name the repository's own clinic
+# (tests/test_another_clinic.py runs this file against a second clinic).
+SHOWING_THE_CLINIC = [
+    ["hello!"],
+    ["what does a cryotherapy session cost me", "tell me more"],
+    ["what is your street address and when are you open"],
+    ["what other treatments do you offer besides the ice"],
+    ["i need to talk to a human being"],
+    ["i would like to set up a visit with you", "no thanks"],
+    ["can you recommend a good pizza place"],
+    ["thanks a bunch, that was useful", "ok bye now"],
+]
+PHONE_NUMBER = re.compile(r"\d(?:[ ().+-]*\d){9,}")  # ten digits or more, written any way
+
+
+def everything_said(reply):
+    return texts(reply) + "".join(
+        f"\n{b.get('title', '')} | {b.get('url', '')}" for b in buttons(reply))
+
+
+@pytest.mark.parametrize("conversation", SHOWING_THE_CLINIC, ids=lambda c: c[0][:30])
+def test_replies_give_this_clinics_details_and_no_other(servers, conversation):
+    sender = new_sender()
+    said = "\n".join(everything_said(chat(servers, sender, message)) for message in conversation)
+    numbers = {re.sub(r"\D", "", n) for n in PHONE_NUMBER.findall(said)}
+    assert numbers <= {CLINIC.digits, "1" + CLINIC.digits}, numbers
+    if DEFAULT_CLINIC.name != CLINIC.name:
+        for ident in DEFAULT_CLINIC.identifiers():
+            assert ident not in said, ident
+
+
+def test_cost_replies_say_free_only_if_clinic_yml_says_so(servers):
+    """free_initial_consultation in clinic.yml decides; when false, "free" appears nowhere in
+    what the visitor is told about cost, the first visit or booking."""
+    sender = new_sender()
+    cost = everything_said(chat(servers, sender, "how much does a session cost"))
+    assert "front desk" in cost.lower() and PHONE in cost
+    more = everything_said(chat(servers, sender, "tell me more"))
+    assert "insurance" in more
+    booking = everything_said(chat(servers, new_sender(), "i want to book an appointment"))
+    assert CLINIC.initial_consultation in booking
+    free = re.compile(r"\bfree\b", re.I)
+    assert bool(free.search(cost)) is CLINIC.free_initial_consultation
+    assert bool(free.search(booking)) is CLINIC.free_initial_consultation
+    if not CLINIC.free_initial_consultation:
+        assert not free.search(more)

@@ -1,17 +1,19 @@
 """The custom actions, run on real trackers: what the visitor is sent, and which events come back.
 The callback form and its actions are in test_callback_form.py."""
+import importlib
 import inspect
+import pkgutil
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
+import actions
 import actions.answer_faq as answer_faq
-from actions import callback_form, chat, emergency, fallback, handoff
+from actions import callback_form
 from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore, body_part_name
 from actions.chat import ActionChatReply
 from actions.content import load_content
@@ -19,9 +21,12 @@ from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
 from actions.replies import CONTENT
+from tests.clinic_facts import CLINIC
 
-PHONE = "(314) 731-4201"
-PHONE_BUTTON = {"title": f"Call {PHONE}", "type": "web_url", "url": "tel:+13147314201"}
+PHONE = CLINIC.phone  # from clinic.yml in the content folder in use (tests/clinic_facts.py)
+PHONE_BUTTON = CLINIC.phone_button
+CLINIC_DETAILS = [f"Address: {CLINIC.address}"] * bool(CLINIC.address) + [
+    f"Hours: {CLINIC.hours}"] * bool(CLINIC.hours)
 QUESTIONS = [i for i in CONTENT.answers if i != "emergency"]
 MESSAGES = CONTENT.messages
 
@@ -36,10 +41,9 @@ MUST_SAY = {
     "ask_benefits": ["inflammation", "range of movement", "pain relief", "spasms", "back and neck"],
     "ask_safety": ["ice burns", "clinician", "20 minutes"],
     "ask_session_details": ["consultation and exam", PHONE],
-    "ask_cost": ["free", PHONE],
-    "ask_location_hours": ["St. Louis", PHONE],
-    "ask_other_treatments": ["spinal manipulation", "electric muscle stimulation", "hydrotherapy",
-                             "moist heat"],
+    "ask_cost": (["free"] if CLINIC.free_initial_consultation else []) + [CLINIC.name, PHONE],
+    "ask_location_hours": [f"{CLINIC.name} is in the {CLINIC.area}.", PHONE],
+    "ask_other_treatments": [CLINIC.name] + list(CLINIC.services),
 }
 
 
@@ -67,7 +71,8 @@ def payloads(message):
 
 
 def test_every_action_class_is_in_the_domain(domain):
-    modules = [answer_faq, callback_form, chat, emergency, fallback, handoff]
+    modules = [importlib.import_module(f"actions.{m.name}")
+               for m in pkgutil.iter_modules(actions.__path__)]
     classes = {c for m in modules for _, c in inspect.getmembers(m, inspect.isclass)
                if issubclass(c, Action) and c.__module__ == m.__name__}
     names = {c().name() for c in classes}
@@ -80,7 +85,9 @@ def test_faq_answer_is_short_sourced_and_offers_next_questions(intent, make_trac
     answer = CONTENT.answers[intent]
     assert len(messages) == 1
     text = messages[0]["text"]
-    assert text.startswith(answer.text)
+    # The address and hours, when clinic.yml has them, come before the answer where it is asked.
+    assert text.startswith("\n\n".join(
+        (CLINIC_DETAILS if intent == "ask_location_hours" else []) + [answer.text]))
     for phrase in MUST_SAY[intent]:
         assert phrase in text
     assert len(answer.text) <= 450  # two or three sentences, read on a phone
@@ -164,7 +171,19 @@ def test_body_part_name(value, name):
     assert body_part_name(value) == name
 
 
-def test_location_hours_invents_nothing(make_tracker, run_action):
+def clinic_with(tmp_path, monkeypatch, **details):
+    """The clinic in use with `details` changed in a copy of its clinic.yml, as the actions
+    see it."""
+    shutil.copytree(CLINIC.folder, tmp_path / "content")
+    path = tmp_path / "content" / "clinic.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["clinic"].update(details)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setattr(answer_faq, "CLINIC", load_content(tmp_path / "content").clinic)
+
+
+def test_location_hours_invents_nothing(tmp_path, monkeypatch, make_tracker, run_action):
+    clinic_with(tmp_path, monkeypatch, address=None, hours=None)
     tracker = make_tracker("faq_question", intent="ask_location_hours")
     text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     assert "Address:" not in text and "Hours:" not in text
@@ -173,15 +192,18 @@ def test_location_hours_invents_nothing(make_tracker, run_action):
 
 
 def test_location_hours_shows_configured_address_and_hours(tmp_path, monkeypatch, make_tracker, run_action):
-    shutil.copytree(Path(answer_faq.__file__).parents[1] / "content", tmp_path / "content")
-    path = tmp_path / "content" / "clinic.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["clinic"].update(address="12 Example Road, Florissant, MO", hours="Mon-Fri 9am-5pm")
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    monkeypatch.setattr(answer_faq, "CLINIC", load_content(tmp_path / "content").clinic)
+    clinic_with(tmp_path, monkeypatch, address="12 Example Road, Florissant, MO", hours="Mon-Fri 9am-5pm")
     tracker = make_tracker("faq_question", intent="ask_location_hours")
     text = run_action(ActionAnswerFaq(), tracker)[0][0]["text"]
     assert text.startswith("Address: 12 Example Road, Florissant, MO\n\nHours: Mon-Fri 9am-5pm\n\n")
+
+
+def test_location_hours_of_the_clinic_in_use(make_tracker, run_action):
+    """Exactly what its clinic.yml says: the address and hours when set, else neither."""
+    text = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent="ask_location_hours"))[0][0]["text"]
+    assert text.startswith("\n\n".join(CLINIC_DETAILS + [CONTENT.answers["ask_location_hours"].text]))
+    assert ("Address:" in text) == bool(CLINIC.address) and ("Hours:" in text) == bool(CLINIC.hours)
+    assert f"{CLINIC.name} is in the {CLINIC.area}." in text and PHONE in text
 
 
 @pytest.mark.parametrize("intent", ["greet", "nlu_fallback", "emergency", "ask_price_list"])
@@ -243,7 +265,7 @@ def test_bot_challenge_says_yes_it_is_a_bot(make_tracker, run_action):
 
 @pytest.mark.parametrize("intent, key, buttons", [
     ("affirm", "affirm", ["/ask_what_is_cryotherapy", "/ask_does_it_hurt", "/ask_cost", "/book_appointment"]),
-    ("deny", "deny", []), ("stop", "deny", []), ("ask_weather", "out_of_scope", ["tel:+13147314201"]),
+    ("deny", "deny", []), ("stop", "deny", []), ("ask_weather", "out_of_scope", [CLINIC.tel]),
 ])
 def test_other_chat_replies(intent, key, buttons, make_tracker, run_action):
     messages, _ = run_action(ActionChatReply(), make_tracker("faq_question", intent=intent))
@@ -288,9 +310,22 @@ def test_asking_to_book_in_the_callback_request_gives_the_phone_and_lets_it_go_o
     assert events == []  # nothing cleared: the form asks its question again
 
 
-def test_book_appointment_mentions_the_free_consultation(make_tracker, run_action):
+def test_book_appointment_mentions_the_consultation_free_only_if_clinic_yml_says_so(
+        make_tracker, run_action):
     messages, _ = run_action(ActionHandoff(), make_tracker("faq_question", intent="book_appointment"))
-    assert "free initial consultation" in messages[0]["text"]
+    text = messages[0]["text"]
+    assert CLINIC.initial_consultation in text  # "free initial consultation" when it is free
+    assert bool(re.search(r"\bfree\b", text, re.I)) is CLINIC.free_initial_consultation
+
+
+@pytest.mark.parametrize("intent", ["ask_cost", "ask_session_details"])
+def test_cost_answers_say_free_only_if_clinic_yml_says_so(intent, make_tracker, run_action):
+    """free_initial_consultation in clinic.yml decides, in the short answer and in "tell me more"."""
+    messages, _ = run_action(ActionAnswerFaq(), make_tracker("faq_question", intent=intent))
+    more, _ = run_action(ActionTellMeMore(), make_tracker("after_answer", slots={"last_answer": intent}))
+    assert bool(re.search(r"\bfree\b", messages[0]["text"], re.I)) is CLINIC.free_initial_consultation
+    if not CLINIC.free_initial_consultation:
+        assert not re.search(r"\bfree\b", more[0]["text"], re.I)
 
 
 @pytest.mark.parametrize("flags, first", [
@@ -315,7 +350,8 @@ def test_emergency_sends_to_911_and_988_and_nothing_else(flags, first, make_trac
     for message in messages:
         everything = (message["text"] + str(message.get("buttons"))).lower()
         # (the cited "NCBI Bookshelf" is not a booking pitch, hence whole words)
-        assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201|3147314201", everything)
+        assert not re.search(r"\bbook(ing)?\b|appointment|consultation", everything)
+        assert not any(ident.lower() in everything for ident in CLINIC.identifiers())
     assert messages[-1]["text"].startswith("Sources: ")
     # The only other button: "tell me more", which expands the emergency guidance itself.
     assert messages[-1]["buttons"] == [{"title": "Tell me more", "payload": "/tell_me_more"}]
@@ -355,7 +391,8 @@ def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
     assert messages[0]["buttons"] == [
         {"title": "Call 911", "type": "web_url", "url": "tel:911"},
         {"title": "Call or text 988", "type": "web_url", "url": "tel:988"}]
-    assert not re.search(r"\bbook(ing)?\b|appointment|consultation|731-4201", text.lower())
+    assert not re.search(r"\bbook(ing)?\b|appointment|consultation", text.lower())
+    assert not any(ident in text for ident in CLINIC.identifiers())
 
 
 @pytest.mark.parametrize("second, confidence, offered", [
@@ -456,7 +493,7 @@ def test_possible_booking_gives_the_number_without_the_callback_pitch(make_track
 def test_no_safety_line_at_level_none(make_tracker, run_action):
     tracker = make_tracker("faq_question", intent="ask_cost", text="price?", triage={})
     messages, _ = run_action(ActionAnswerFaq(), tracker)
-    assert len(messages) == 1 and not messages[0]["custom"]
+    assert len(messages) == 1 and messages[0]["custom"] == {"kind": "answer", "answer": "ask_cost"}
 
 
 @pytest.mark.parametrize("language, key", [("es", "other_language_es"), ("fr", "other_language")])

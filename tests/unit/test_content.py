@@ -16,8 +16,12 @@ from actions.content import (
     read_fact_urls,
     spoken_list,
 )
+from tests.clinic_facts import CLINIC
 
-CONTENT = Path(__file__).resolve().parents[2] / "content"
+# The content folder in use (CLINIC_CONTENT_DIR, else content/), and its clinic's facts read
+# from its clinic.yml (tests/clinic_facts.py). The tests below that edit a copy of it check the
+# values they wrote themselves.
+CONTENT = CLINIC.folder
 # The product owner's corrected fact sheet, next to the repository on the team's machines.
 SHARED_FACTS = Path(__file__).resolve().parents[3] / "shared" / "content" / "facts.md"
 
@@ -58,13 +62,13 @@ def test_valid_content_loads(content_dir):
     content = load_content(content_dir)
     assert len(content.answers) == 13 and "emergency" in content.answers
     assert set(content.messages) == set(MESSAGE_KEYS)
-    assert content.clinic.phone == "(314) 731-4201"
-    assert content.clinic.tel_uri == "tel:+13147314201"
-    assert content.clinic.address is None and content.clinic.hours is None
+    assert content.clinic.phone == CLINIC.phone
+    assert content.clinic.tel_uri == CLINIC.tel
+    assert content.clinic.address == CLINIC.address and content.clinic.hours == CLINIC.hours
     texts = list(content.messages.values()) + [
         t for a in content.answers.values() for t in (a.text, a.more) if t]
     assert not any("{" in t or "}" in t for t in texts)  # every placeholder filled
-    assert "(314) 731-4201" in content.messages["handoff"]
+    assert CLINIC.phone in content.messages["handoff"]
     assert all(a.sources for a in content.answers.values())
     assert all(a.short_sources for a in content.answers.values())
     assert content.answers["ask_benefits"].body_part.count("{body_part}") == 1
@@ -96,7 +100,7 @@ def test_clinic_yml_changes_every_answer(content_dir):
     assert content.clinic.tel_uri == "tel:+16365550100" and content.clinic.address == "12 Example Road"
     texts = list(content.messages.values()) + [
         t for a in content.answers.values() for t in (a.text, a.more, a.body_part) if t]
-    assert not any("731-4201" in t or "North County" in t for t in texts)
+    assert not any(ident in t for t in texts for ident in CLINIC.identifiers())
     assert "636-555-0100" in content.messages["goodbye"]
     assert "Westside Back Care" in content.answers["ask_cost"].text
 
@@ -125,22 +129,27 @@ def test_area_and_services_come_from_clinic_yml(content_dir):
     edit(content_dir / "clinic.yml", put("clinic.services", ["ice packs", "massage"]))
     content = load_content(content_dir)
     assert "is in the Kansas City area." in content.answers["ask_location_hours"].text
-    assert "St. Louis" not in " ".join(all_texts(content))
+    assert CLINIC.area not in " ".join(all_texts(content))
     assert "lists ice packs and massage." in content.answers["ask_other_treatments"].text
     assert "The treatments the clinic lists are ice packs and massage." in (
         content.answers["ask_session_details"].more)
-    assert not any("spinal manipulation" in t for t in all_texts(content))
+    assert not any(service in t for t in all_texts(content) for service in CLINIC.services)
 
 
 def test_current_clinic_yml_reads_naturally():
     content = load_content(CONTENT)
     assert content.answers["ask_location_hours"].text.startswith(
-        "North County Pain Relief is in the St. Louis area.")
-    assert ("lists targeted cryotherapy with ice packs, spinal manipulation, "
-            "electric muscle stimulation, hydrotherapy and moist heat therapy.") in (
-        content.answers["ask_other_treatments"].text)
-    assert content.answers["ask_cost"].text.startswith("The initial consultation is free. ")
-    assert content.messages["book_appointment"].startswith("To book your free initial consultation,")
+        f"{CLINIC.name} is in the {CLINIC.area}.")
+    services = CLINIC.services
+    spoken = services[0] if len(services) == 1 else f"{', '.join(services[:-1])} and {services[-1]}"
+    assert f"{CLINIC.name} lists {spoken}." in content.answers["ask_other_treatments"].text
+    cost = content.answers["ask_cost"].text
+    if CLINIC.free_initial_consultation:
+        assert cost.startswith("The initial consultation is free. ")
+        assert content.messages["book_appointment"].startswith("To book your free initial consultation,")
+    else:
+        assert cost.startswith(f"For treatment prices at {CLINIC.name} ")
+        assert content.messages["book_appointment"].startswith("To book your initial consultation,")
 
 
 def test_free_consultation_follows_clinic_yml(content_dir):
@@ -150,7 +159,7 @@ def test_free_consultation_follows_clinic_yml(content_dir):
     assert not any(re.search(r"\bfree\b", t, re.I) for t in texts)
     assert not any("  " in t or t != t.strip() for t in texts)  # the left-out sentence leaves no gap
     cost = content.answers["ask_cost"].text
-    assert cost.startswith("For treatment prices at North County Pain Relief") and "(314) 731-4201" in cost
+    assert cost.startswith(f"For treatment prices at {CLINIC.name} ") and CLINIC.phone in cost
     assert content.messages["book_appointment"].startswith("To book your initial consultation,")
     assert "initial consultation and exam. The team" in content.answers["ask_session_details"].text
 
@@ -397,12 +406,16 @@ def test_facts_md_reader_takes_whole_addresses(tmp_path):
 
 def test_clinic_page_url_is_shown_with_its_answers(content_dir):
     url = "https://clinic.example.org/blog/using-cryotherapy-to-treat-muscle-spasms"
-    edit(content_dir / "clinic.yml", put("clinic.pages.1.url", url))
+    pages = yaml.safe_load((CONTENT / "clinic.yml").read_text(encoding="utf-8"))["clinic"]["pages"]
+    index = next(i for i, page in enumerate(pages) if page["id"] == "cryotherapy-muscle-spasms")
+    edit(content_dir / "clinic.yml", put(f"clinic.pages.{index}.url", url))
     content = load_content(content_dir)
     assert content.clinic.pages["cryotherapy-muscle-spasms"].url == url
     source = content.answers["ask_cost"].sources[0]
-    assert source.url == url and source.title.endswith("Using Cryotherapy to Treat Muscle Spasms")
-    assert load_content(CONTENT).answers["ask_cost"].sources[0].url is None  # not given yet
+    title = CLINIC.page_titles["cryotherapy-muscle-spasms"]
+    assert source.url == url and source.title == f"{CLINIC.name}: {title}"
+    # As the clinic's own file has it (content/clinic.yml: not given yet).
+    assert load_content(CONTENT).answers["ask_cost"].sources[0].url == pages[index].get("url")
 
 
 def test_the_harvard_theory_is_quoted_as_a_theory_with_its_caveat():

@@ -10,6 +10,7 @@ import pytest
 
 from actions.replies import phone_button
 from channels.rest import SENDER_ID, ClinicRestInput, clean_text
+from tests.clinic_facts import CLINIC
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +67,8 @@ def test_channel_replies_carry_the_same_phone_button_as_the_actions(key):
     reply = channel._reply("a" * 16, key)
     assert reply == [{"recipient_id": "a" * 16, "text": channel.content.messages[key],
                       "buttons": [phone_button()]}]
-    assert phone_button() == {"title": "Call (314) 731-4201", "type": "web_url",
-                              "url": "tel:+13147314201"}
+    assert phone_button() == {"title": f"Call {CLINIC.phone}", "type": "web_url",
+                              "url": f"tel:+1{CLINIC.digits}"}
 
 
 def test_channel_does_not_import_rasa_sdk():
