@@ -8,11 +8,13 @@ MODEL := models/clinic.tar.gz
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
-export PYTHONWARNINGS := ignore
 
-.PHONY: setup train run test validate bench lock clean staff-user
+.PHONY: help setup train run test unit lint format validate bench lock clean staff-user
 
-setup:
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
+
+setup:  ## create .venv and install everything (Debian packages too, as root)
 	@scripts/setup.sh
 
 # Everything the model is trained from. With none of it newer than the model, `make train`
@@ -21,42 +23,51 @@ setup:
 TRAINING_INPUTS := config.yml domain.yml requirements.lock content/synonyms.yml \
 	$(shell find data nlp/en_clinic_pipeline components -type f \( -name '*.yml' -o -name '*.py' -o -name '*.json' \) 2>/dev/null)
 
-train: setup $(MODEL)
+train: setup $(MODEL)  ## retrain the model if its inputs changed
 
 $(MODEL): $(TRAINING_INPUTS)
 	@$(BIN)/rasa train --fixed-model-name clinic --out models
 
-validate: setup
+validate: setup  ## rasa data validate
 	@$(BIN)/rasa data validate --fail-on-warnings
 
-run: train
+run: train  ## start everything (chat, demo page, console) in the foreground
 	@scripts/run.sh
 
-test: train
+test: train  ## every test (CI runs `make lint` and this)
 	@scripts/test.sh
+
+unit: setup  ## the unit tests alone, in seconds
+	@$(BIN)/python -m pytest tests/unit -q
+
+lint: setup  ## ruff's checks (pyproject.toml)
+	@$(BIN)/ruff check .
+
+format: setup  ## reformat the code with ruff
+	@$(BIN)/ruff format .
 
 # A front-desk console account (the first one, or another): make staff-user STAFF=alice
 # asks for the password twice. See `.venv/bin/python -m console --help` for the other commands.
-staff-user: setup
+staff-user: setup  ## a console account: make staff-user STAFF=name
 	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name"; exit 2; }
 	@$(BIN)/python -m console create-user "$(STAFF)"
 
 # Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline and the
 # first version's red-flag phrases, in one run (under 15 minutes). `make bench ARGS=--quick`
 # takes a few minutes; ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage.
-bench: train
+bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults)
 	@$(BIN)/python -m bench.run $(ARGS)
 
 # Every source address cited by content/answers.yml (and clinic.yml's page addresses) with its
 # HTTP status; needs the network, so it is not part of `make test`. ARGS=--all also checks every
 # address in content/facts.md.
 .PHONY: linkcheck
-linkcheck: setup
+linkcheck: setup  ## every cited address's HTTP status (needs the network)
 	@$(BIN)/python -m scripts.linkcheck $(ARGS)
 
 # Regenerate requirements.lock from requirements.in in a scratch environment.
-lock:
+lock:  ## regenerate requirements.lock from requirements.in
 	@scripts/lock.sh
 
-clean:
+clean:  ## remove .venv, models and the databases under var/
 	rm -rf $(VENV) models .rasa var/*.db

@@ -18,10 +18,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from actions.content import CONTENT_DIR, ContentError, load_content, read_fact_urls  # noqa: E402
+from actions.content import CONTENT_DIR, ContentError, load_content, read_fact_urls
 
 USER_AGENT = "Mozilla/5.0 (compatible; clinic-assistant-linkcheck/1.0)"
 

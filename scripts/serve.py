@@ -19,14 +19,14 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import yaml
+
+from scripts.endpoints import render
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
-sys.path.insert(0, str(ROOT))
-from scripts.endpoints import render  # noqa: E402  (needs the repo root on sys.path)
-
-import yaml  # noqa: E402
 
 # For load tests and benchmarks, whose visitors all come from one address at machine speed and
 # reuse test phone numbers: Servers(**LOAD_TEST) lifts the visitor limits of the REST channel
@@ -116,6 +116,9 @@ class Servers:
     tracker_db: Path
     workdir: Path
     model: Path = ROOT / "models" / "clinic.tar.gz"
+    # The endpoints the Rasa server's copy is rendered from (scripts/endpoints.py): the SQLite
+    # store of `make run`, or deploy/endpoints.yml for the cluster (scripts/cluster.py).
+    endpoints_source: Path = ROOT / "endpoints.yml"
     credentials: Path = ROOT / "credentials.yml"  # the benchmark's starter bot has its own
     # Overrides for the REST channel's settings in credentials.yml (for load tests, whose
     # visitors all come from one address): e.g. {"messages_per_minute_per_address": 10**6}.
@@ -174,15 +177,16 @@ class Servers:
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", self.actions, timeout)
 
     def start_rasa(self, timeout: float = 120) -> None:
-        use_write_ahead_log(self.tracker_db)
         private_file(self.spool_db)
         endpoints = self.workdir / "endpoints.yml"
         rendered = render(
-            ROOT / "endpoints.yml",
+            self.endpoints_source,
             f"http://127.0.0.1:{self.action_port}/webhook",
             str(self.tracker_db),
             str(self.spool_db),
         )
+        if rendered["tracker_store"].get("dialect", "sqlite") == "sqlite":
+            use_write_ahead_log(self.tracker_db)
         endpoints.write_text(yaml.safe_dump(rendered, sort_keys=False), encoding="utf-8")
         credentials = self.credentials
         if self.channel_settings:
@@ -245,38 +249,47 @@ class Servers:
         """Runs until a signal ends the process: a server that exits is restarted after a
         growing wait (RESTART_DELAYS); RuntimeError when one exits MAX_RESTARTS times within
         RESTART_WINDOW seconds."""
-        starters = {"actions": self.start_actions, "rasa": self.start_rasa,
-                    "web": self.start_web, "console": self.start_console}
-        restarts: Dict[str, List[float]] = {name: [] for name in starters}
-        while True:
-            time.sleep(1)
-            for name, start in starters.items():
-                process = getattr(self, name)
-                if process is None or process.poll() is None:
-                    continue
-                now = time.monotonic()
-                recent = [at for at in restarts[name] if at > now - RESTART_WINDOW]
-                if len(recent) >= MAX_RESTARTS:
-                    raise RuntimeError(f"the {name} server keeps exiting (code "
-                                       f"{process.returncode}, {len(recent)} restarts)")
-                delay = RESTART_DELAYS[min(len(recent), len(RESTART_DELAYS) - 1)]
-                print(f"The {name} server exited with code {process.returncode}; restarting "
-                      f"it in {delay} s.", file=sys.stderr, flush=True)
-                time.sleep(delay)
-                restarts[name] = recent + [now]
-                try:
-                    start()
-                except RuntimeError as error:
-                    print(f"Restarting the {name} server failed: {error}", file=sys.stderr,
-                          flush=True)
-                else:
-                    print(f"The {name} server is back.", flush=True)
+        supervise({name: (lambda name=name: getattr(self, name), start) for name, start in {
+            "actions": self.start_actions, "rasa": self.start_rasa,
+            "web": self.start_web, "console": self.start_console}.items()})
 
     def stop(self) -> None:
         stop(self.console)
         stop(self.web)
         stop(self.rasa)
         stop(self.actions)
+
+
+def supervise(servers: Dict[str, Tuple[Callable[[], Optional[subprocess.Popen]],
+                                        Callable[[], None]]]) -> None:
+    """Runs until a signal ends the process. `servers` maps a name to (its current process,
+    its start function); a server whose process exits is restarted after a growing wait
+    (RESTART_DELAYS); RuntimeError when one exits MAX_RESTARTS times within RESTART_WINDOW
+    seconds. Used by Servers.supervise and by the cluster (scripts/cluster.py)."""
+    restarts: Dict[str, List[float]] = {name: [] for name in servers}
+    while True:
+        time.sleep(1)
+        for name, (current, start) in servers.items():
+            process = current()
+            if process is None or process.poll() is None:
+                continue
+            now = time.monotonic()
+            recent = [at for at in restarts[name] if at > now - RESTART_WINDOW]
+            if len(recent) >= MAX_RESTARTS:
+                raise RuntimeError(f"the {name} server keeps exiting (code "
+                                   f"{process.returncode}, {len(recent)} restarts)")
+            delay = RESTART_DELAYS[min(len(recent), len(RESTART_DELAYS) - 1)]
+            print(f"The {name} server exited with code {process.returncode}; restarting "
+                  f"it in {delay} s.", file=sys.stderr, flush=True)
+            time.sleep(delay)
+            restarts[name] = recent + [now]
+            try:
+                start()
+            except RuntimeError as error:
+                print(f"Restarting the {name} server failed: {error}", file=sys.stderr,
+                      flush=True)
+            else:
+                print(f"The {name} server is back.", flush=True)
 
 
 def exit_on_signal(signum: int, frame: object) -> None:

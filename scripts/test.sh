@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
-export PYTHONWARNINGS=ignore
+# Rasa's own commands: hide third-party warnings (pytest.ini filters them for the tests).
+export PYTHONWARNINGS="ignore::DeprecationWarning,ignore::PendingDeprecationWarning,ignore::UserWarning"
 
 echo "== rasa data validate"
 .venv/bin/rasa data validate --fail-on-warnings --quiet

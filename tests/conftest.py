@@ -1,14 +1,11 @@
-"""Shared by every test: the repo root on sys.path (actions, channels, components, scripts), the
-clinic the tests expect (read from clinic.yml in the content folder in use: tests/clinic_facts.py),
+"""Shared by every test: the clinic the tests expect (read from clinic.yml in the content folder in use: tests/clinic_facts.py),
 and Debian's Chromium for the browser tests of the widget and the console."""
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # No network of its own, no first-run work: only the pages the test opens.

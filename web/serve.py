@@ -11,21 +11,20 @@ from --rasa-url, so the page and its CSP name the same origin.
 import argparse
 import html
 import re
-import sys
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, Tuple
 from urllib.parse import urlsplit
 
-WEB = Path(__file__).resolve().parent
-sys.path.insert(0, str(WEB.parent))
-from actions.content import (  # noqa: E402  (needs the repo root)
+from actions.content import (
     CONTENT_DIR,
     Clinic,
     load_clinic,
     placeholder_values,
 )
+
+WEB = Path(__file__).resolve().parent
 
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 FILES = {

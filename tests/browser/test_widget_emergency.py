@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_widget_accessibility import tab_to
 from tests.browser.conftest import (
-    PHONE, PHONE_SCREEN, TEL, check_page_behaved, last_bot, load, new_page, open_chat, screenshot,
+    PHONE, PHONE_SCREEN, TEL, check_page_behaved, last_bot, new_page, open_chat, screenshot,
     serious_violations, wait_for_reply,
 )
 
