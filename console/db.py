@@ -19,6 +19,7 @@ from sqlalchemy import (
     inspect, select, update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateIndex
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from stores import var_dir
@@ -59,14 +60,23 @@ conversations = Table(
     Column("emergency", Boolean, nullable=False, default=False),
     # A visitor message triaged `possible` (parse_data.triage.level): the safety line was shown.
     Column("possible", Boolean, nullable=False, default=False),
+    # Automatic labels: a visitor's verdict "not_helpful" on an answer (console_verdicts), and a
+    # visitor message whose triage language (parse_data.triage.language) is not English.
+    Column("not_helpful", Boolean, nullable=False, default=False),
+    Column("non_english", Boolean, nullable=False, default=False),
     # What the indexer needs to carry on from the last event it saw (JSON).
     Column("fold_state", Text, nullable=False, default="{}"),
 )
 # One index per filter, each ending in `started` so a filtered page is read in order.
 Index("ix_console_conv_started", conversations.c.started)
 Index("ix_console_conv_last_at", conversations.c.last_at)
-for _badge in ("callback", "handoff", "unanswered", "emergency", "possible"):
+for _badge in ("callback", "handoff", "unanswered", "emergency", "possible", "not_helpful",
+               "non_english"):
     Index(f"ix_console_conv_{_badge}", conversations.c[_badge], conversations.c.started)
+# The home page's charts: a range of `started` read from the index alone (covering), grouped.
+Index("ix_console_conv_home", conversations.c.started, conversations.c.callback,
+      conversations.c.handoff, conversations.c.unanswered, conversations.c.emergency,
+      conversations.c.possible)
 
 conversation_intents = Table(
     "console_conversation_intents", metadata,
@@ -88,6 +98,8 @@ messages = Table(
 )
 Index("ix_console_messages_sender", messages.c.sender_id)
 Index("ix_console_messages_unanswered", messages.c.unanswered, messages.c.timestamp)
+# The home page's top questions: a range of `timestamp` grouped by intent, from the index alone.
+Index("ix_console_messages_time_intent", messages.c.timestamp, messages.c.intent)
 
 # Completed callback requests; id is the event id of the callback_status="submitted" slot.
 callbacks = Table(
@@ -102,6 +114,23 @@ callbacks = Table(
 )
 Index("ix_console_callbacks_sender", callbacks.c.sender_id)
 Index("ix_console_callbacks_requested", callbacks.c.requested_at)
+
+# Visitors' verdicts on the assistant's answers, as the bot records them (actions/verdicts.py):
+# one row per `answer_verdict` slot event "<answer>:<helpful|not_helpful>", id its event id; the
+# reason ("<answer>:not_helpful:<reason>", a fixed code) goes onto that row. Filled by the
+# indexer (Batch._verdict); the home page's helpful rate and the "not helpful" label read it.
+verdicts = Table(
+    "console_verdicts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("sender_id", String(255), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("answer", String(100), nullable=False),  # the intent whose answer was rated
+    Column("verdict", String(20), nullable=False),  # "helpful" or "not_helpful"
+    Column("reason", String(60)),  # e.g. "did_not_answer"; None: none given (yet)
+)
+Index("ix_console_verdicts_sender", verdicts.c.sender_id)
+Index("ix_console_verdicts_home", verdicts.c.at, verdicts.c.answer, verdicts.c.verdict,
+      verdicts.c.reason)
 
 index_state = Table(
     "console_index_state", metadata,
@@ -153,6 +182,16 @@ reviews = Table(
     Column("updated_at", Float, nullable=False),
 )
 Index("ix_console_reviews_reviewed", reviews.c.reviewed, reviews.c.sender_id)
+
+# Labels staff put on conversations (the automatic ones are columns of console_conversations).
+labels = Table(
+    "console_labels", metadata,
+    Column("sender_id", String(255), primary_key=True),
+    Column("label", String(40), primary_key=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", Float, nullable=False),
+)
+Index("ix_console_labels_label", labels.c.label, labels.c.sender_id)
 
 callback_marks = Table(
     "console_callback_marks", metadata,
@@ -212,12 +251,14 @@ notifications_seen = Table(
     Column("last_id", Integer, nullable=False),
 )
 
-DERIVED = (conversations, conversation_intents, messages, callbacks, index_state)
+DERIVED = (conversations, conversation_intents, messages, callbacks, verdicts, index_state)
 
 # Columns added to a table after its first release: a console.db from before gets them on start
 # (upgrade_tables) with the default given here; if a derived table gained one, its summary is
 # rebuilt from the events. A session from before has last_seen 0: it has been idle too long.
-ADDED_COLUMNS = {conversations: {"possible": "FALSE"}, sessions: {"last_seen": "0"}}
+ADDED_COLUMNS = {conversations: {"possible": "FALSE", "not_helpful": "FALSE",
+                                 "non_english": "FALSE"},
+                 sessions: {"last_seen": "0"}}
 APPEND_ONLY = (audit,)
 
 
@@ -291,6 +332,7 @@ def create_console_tables(engine: Engine) -> None:
         make_private(path)  # the -wal and -shm files just created
     metadata.create_all(engine)
     upgrade_tables(engine)
+    create_missing_indexes(engine)
     make_append_only(engine)
     if has_fts5(engine):
         with engine.begin() as db:
@@ -346,9 +388,11 @@ def upgrade_tables(engine: Engine) -> bool:
                 default = ADDED_COLUMNS[table][column.name]
                 db.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} "
                                    f"NOT NULL DEFAULT {default}")
-                for index in table.indexes:
-                    if column.name in index.columns:
-                        index.create(db)
+            added = {(table.name, column.name) for table, column in missing}
+            for table in {table for table, _ in missing}:
+                for index in sorted(table.indexes, key=lambda i: i.name):
+                    if any((table.name, name) in added for name in index.columns.keys()):
+                        db.exec_driver_sql(_create_index_sql(index, engine))
             rebuild = any(table in DERIVED for table, _ in missing)
             if rebuild:
                 for table in DERIVED:
@@ -366,6 +410,31 @@ def upgrade_tables(engine: Engine) -> bool:
                        ", ".join(f"{t.name}.{c.name}" for t, c in missing),
                        ": the summary is rebuilt from the events" if rebuild else "")
     return bool(missing)
+
+
+def _create_index_sql(index: Index, engine: Engine) -> str:
+    """CREATE INDEX IF NOT EXISTS ... (SQLite and PostgreSQL both have it; SQLAlchemy 1.4's
+    DDL does not say it)."""
+    ddl = str(CreateIndex(index).compile(dialect=engine.dialect))
+    return ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+
+
+def create_missing_indexes(engine: Engine) -> None:
+    """Indexes added to a table after it was created (create_all makes them only with a new
+    table): made once, on start; two processes at once are harmless (IF NOT EXISTS)."""
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda i: i.name):
+            if index.name in present:
+                continue
+            try:
+                with engine.begin() as db:
+                    db.exec_driver_sql(_create_index_sql(index, engine))
+            except DBAPIError:
+                if index.name not in {i["name"] for i in inspect(engine).get_indexes(table.name)}:
+                    raise  # not another process that made it first
+            logger.warning("console.db: index %s added", index.name)
 
 
 def make_append_only(engine: Engine) -> None:

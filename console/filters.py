@@ -10,6 +10,17 @@ BADGES = ("callback", "handoff", "unanswered", "emergency", "possible")
 PAGE_SIZE = 50
 MAX_PAGE = 100000
 MAX_QUERY = 200
+# Labels derived from the events, each a column of console_conversations; staff cannot add or
+# remove them, nor give their own labels these names.
+AUTO_LABELS = {"emergency": "emergency", "callback": "callback", "handoff": "handoff",
+               "fallback": "unanswered", "not helpful": "not_helpful",
+               "non-English": "non_english"}
+MAX_LABEL = 40
+# A label staff add: 1-40 letters, digits, spaces, '-' or '_', starting with a letter or digit
+# (after trimming, runs of spaces made one and lower-casing).
+LABEL_PATTERN = re.compile(r"[^\W_][\w \-]{0,%d}" % (MAX_LABEL - 1))
+HOME_DAYS = 30  # the home page's default period: the last 30 days, today included
+MAX_HOME_DAYS = 366
 
 
 class BadInput(ValueError):
@@ -73,6 +84,7 @@ class Filters:
     possible: str = ""  # a visitor message triaged `possible`: the safety line was shown
     intent: str = ""
     reviewed: str = ""  # "yes", "no" or ""
+    label: str = ""  # an automatic label (AUTO_LABELS) or one staff added
     q: str = ""
     page: int = 1
 
@@ -102,7 +114,70 @@ def parse_filters(args: Mapping[str, str]) -> Filters:
     filters.intent = (args.get("intent") or "").strip()
     if filters.intent and not re.fullmatch(r"[A-Za-z0-9_.\-/]{1,100}", filters.intent):
         raise BadInput("intent must be an intent name")
+    label = (args.get("label") or "").strip()
+    filters.label = parse_label(label, allow_auto=True) if label else ""
     filters.q = " ".join((args.get("q") or "").split())
     if len(filters.q) > MAX_QUERY:
         raise BadInput(f"search text must be at most {MAX_QUERY} characters")
     return filters
+
+
+def auto_label(text: str) -> Optional[str]:
+    """The automatic label `text` names (whatever its case), or None."""
+    folded = " ".join(text.split()).lower()
+    return next((name for name in AUTO_LABELS if name.lower() == folded), None)
+
+
+def parse_label(text: str, allow_auto: bool = False) -> str:
+    """A label as stored: a staff label trimmed, its spaces made single, lower-cased, and
+    checked (LABEL_PATTERN); an automatic label's name as AUTO_LABELS spells it when
+    `allow_auto` (filters), else refused (staff cannot add or remove those)."""
+    automatic = auto_label(text)
+    if automatic:
+        if allow_auto:
+            return automatic
+        raise BadInput(f"{automatic!r} is an automatic label: it comes from the conversation "
+                       "itself and cannot be added or removed")
+    label = " ".join(text.split()).lower()
+    if not LABEL_PATTERN.fullmatch(label):
+        raise BadInput(f"a label must be 1-{MAX_LABEL} letters, digits, spaces, '-' or '_', "
+                       "starting with a letter or digit")
+    return label
+
+
+@dataclass
+class Period:
+    """The home page's period: whole days in the clinic's time zone, both ends included."""
+    start: date
+    end: date
+
+    @property
+    def start_ts(self) -> float:
+        return day_start(self.start)
+
+    @property
+    def end_ts(self) -> float:
+        return day_start(self.end + timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def query_args(self) -> dict:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def parse_period(args: Mapping[str, str], now: Optional[date] = None) -> Period:
+    """from/to (both optional): by default the last HOME_DAYS days up to today; one end given,
+    the other HOME_DAYS days from it (the end never after today); at most MAX_HOME_DAYS."""
+    now = today() if now is None else now
+    start, end = _date(args, "from"), _date(args, "to")
+    if end is None:
+        end = min(now, start + timedelta(days=HOME_DAYS - 1)) if start else now
+    if start is None:
+        start = end - timedelta(days=HOME_DAYS - 1)
+    if start > end:
+        raise BadInput("'from' must not be after 'to'")
+    if (end - start).days + 1 > MAX_HOME_DAYS:
+        raise BadInput(f"the period must be at most {MAX_HOME_DAYS} days")
+    return Period(start, end)

@@ -7,8 +7,18 @@ so pages never scan Rasa's `data` column. A conversation is a Rasa tracker (one 
 In the same transaction it records the front desk's notifications (console/notify.py): each new
 callback request (its callback_status="submitted" slot event) and each conversation's first
 emergency guidance (its first action_emergency), keyed by the event, so each is recorded once.
+
+Visitors' verdicts on answers (actions/verdicts.py): the visitor presses "Helpful" or "Not
+helpful" (a `rate_answer` event with the entities answer and verdict) and, after "not helpful",
+a reason (`explain_verdict`, entities answer and reason); the bot records each one it accepts
+(one verdict per answer given, one reason per "not helpful") as the `answer_verdict` slot,
+"ask_cost:not_helpful" then "ask_cost:not_helpful:did_not_answer". Each recorded verdict is one
+row of console_verdicts (the slot event's id, the answer, the verdict, the reason once given):
+the slot, not the visitor's press, so a repeat or a verdict on an answer never given is not
+counted.
 """
 import json
+import re
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -17,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from console.db import (
     DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state,
-    messages, notification_state, notifications,
+    messages, notification_state, notifications, verdicts,
 )
 
 BATCH = 5000
@@ -27,11 +37,16 @@ GAP_GRACE_SECONDS = 30
 CALLBACK_SLOTS = ("callback_name", "callback_phone", "callback_time")
 # Replies to the bot, not questions: never "the question that led to" a callback request, nor
 # a conversation's first question while a real one follows.
-HELPER_INTENTS = {"affirm", "deny", "stop", "tell_me_more"}
+# A visitor's verdict on an answer, and the reason for "not helpful" (button presses).
+VERDICT_INTENTS = {"rate_answer", "explain_verdict"}
+HELPER_INTENTS = {"affirm", "deny", "stop", "tell_me_more"} | VERDICT_INTENTS
 FILLER_INTENTS = HELPER_INTENTS | {"greet", "goodbye", "thank"}
 BADGE_ACTIONS = {"action_emergency": "emergency", "action_handoff": "handoff",
                  "action_fallback": "unanswered"}
 TRIAGE_LEVELS = ("emergency", "possible", "none")
+VERDICT_SLOT = "answer_verdict"
+# "<answer>:<verdict>" or "<answer>:not_helpful:<reason>", as actions/verdicts.py records them.
+VERDICT_VALUE = re.compile(r"([A-Za-z0-9_.\-]{1,100}):(helpful|not_helpful)(?::([a-z0-9_]{1,60}))?")
 PARSED_TYPES = ("user", "bot", "slot")
 
 
@@ -54,6 +69,15 @@ def triage_of(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
             "language": str(language) if isinstance(language, str) else None}
 
 
+def verdict_of(value: Any) -> Optional[Dict[str, Any]]:
+    """{"answer", "verdict", "reason"} of an answer_verdict slot value, or None if it is not
+    one (reason None: the verdict itself, not yet a reason)."""
+    match = VERDICT_VALUE.fullmatch(value) if isinstance(value, str) else None
+    if match is None or (match.group(3) and match.group(2) != "not_helpful"):
+        return None
+    return {"answer": match.group(1), "verdict": match.group(2), "reason": match.group(3)}
+
+
 def visible_text(text: str, buttons: Dict[str, str]) -> str:
     """What the visitor saw: a button press arrives as its payload ("/ask_cost")."""
     if text in buttons:
@@ -71,6 +95,8 @@ class Batch:
         self.messages: Dict[int, Dict[str, Any]] = {}
         self.unanswered_earlier: List[int] = []
         self.callbacks: List[Dict[str, Any]] = []
+        self.verdicts: Dict[int, Dict[str, Any]] = {}  # new rows of console_verdicts by id
+        self.reasons: List[Dict[str, Any]] = []  # reasons for rows of earlier runs
         self.notices: List[Dict[str, Any]] = []  # {"kind", "event_id", "event_at"}
 
     def conversation(self, sender: str, timestamp: float) -> Dict[str, Any]:
@@ -79,7 +105,7 @@ class Batch:
             row = {"sender_id": sender, "started": timestamp, "last_at": timestamp, "length": 0,
                    "first_question": None, "callback": False, "handoff": False,
                    "unanswered": False, "emergency": False, "possible": False,
-                   "state": fresh_state()}
+                   "not_helpful": False, "non_english": False, "state": fresh_state()}
             self.conversations[sender] = row
             self.new_senders.add(sender)
         return row
@@ -119,8 +145,11 @@ class Batch:
         intent = ((data.get("parse_data") or {}).get("intent") or {})
         text = visible_text(str(data.get("text") or ""), state["buttons"])
         conv["length"] += 1
-        if (triage_of(data) or {}).get("level") == "possible":
+        triage = triage_of(data) or {}
+        if triage.get("level") == "possible":
             conv["possible"] = True
+        if triage.get("language") not in (None, "en"):
+            conv["non_english"] = True
         name = event.intent_name or intent.get("name")
         if text and (conv["first_question"] is None or state.get("first_is_filler")):
             if conv["first_question"] is None or name not in FILLER_INTENTS:
@@ -138,6 +167,28 @@ class Batch:
             "unanswered": False,
         }
 
+    def _verdict(self, conv, state, event, value) -> None:
+        """A recorded verdict: a new row; a reason: onto the answer's latest "not helpful" row
+        (state["unhelpful"]: answer -> its id), or a row of its own if there is none."""
+        found = verdict_of(value)
+        if found is None:
+            return
+        unhelpful = state.setdefault("unhelpful", {})
+        earlier = unhelpful.get(found["answer"]) if found["reason"] else None
+        if earlier is None:
+            self.verdicts[event.id] = dict(found, id=event.id, sender_id=event.sender_id,
+                                           at=event.timestamp or 0.0)
+            if found["verdict"] == "not_helpful":
+                unhelpful[found["answer"]] = event.id
+            else:
+                unhelpful.pop(found["answer"], None)
+        elif earlier in self.verdicts:
+            self.verdicts[earlier]["reason"] = found["reason"]
+        else:
+            self.reasons.append({"key": earlier, "new_reason": found["reason"]})
+        if found["verdict"] == "not_helpful":
+            conv["not_helpful"] = True
+
     def _mark_unanswered(self, event_id: int) -> None:
         if event_id in self.messages:
             self.messages[event_id]["unanswered"] = True
@@ -148,6 +199,8 @@ class Batch:
         name, value = data.get("name"), data.get("value")
         if name in CALLBACK_SLOTS and value is not None:
             state["slots"][name] = str(value)
+        elif name == VERDICT_SLOT:
+            self._verdict(conv, state, event, value)
         elif name == "callback_status" and value == "submitted":
             conv["callback"] = True
             slots = state["slots"]
@@ -208,7 +261,7 @@ def load_conversations(db, senders: List[str]) -> Dict[str, Dict[str, Any]]:
 
 
 UPDATABLE = ("started", "last_at", "length", "first_question", "callback", "handoff",
-             "unanswered", "emergency", "possible", "fold_state")
+             "unanswered", "emergency", "possible", "not_helpful", "non_english", "fold_state")
 
 
 def notice_key(notice: Dict[str, Any]) -> str:
@@ -308,6 +361,11 @@ def write_batch(db, batch: Batch, last_id: int, new_last_id: int,
         db.execute(update(messages).where(messages.c.event_id.in_(part)).values(unanswered=True))
     if batch.callbacks:
         db.execute(callbacks.insert(), batch.callbacks)
+    if batch.verdicts:
+        db.execute(verdicts.insert(), list(batch.verdicts.values()))
+    if batch.reasons:
+        db.execute(update(verdicts).where(verdicts.c.id == bindparam("key"))
+                   .values(reason=bindparam("new_reason")), batch.reasons)
     if batch.notices and baseline is not None:
         record_notices(db, batch.notices, baseline, time.time())
     return True

@@ -5,12 +5,13 @@ import time
 from typing import Any, Dict, List, Optional
 
 from sqlalchemy import Integer, and_, column, desc, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from console.db import (
     Databases, audit, callback_marks, callbacks, conversation_intents, conversations, events,
-    messages, reviews,
+    labels, messages, reviews,
 )
-from console.filters import BADGES, PAGE_SIZE, Filters
+from console.filters import AUTO_LABELS, BADGES, PAGE_SIZE, Filters
 from console.indexer import BADGE_ACTIONS, triage_of, visible_text
 from console.masking import mask
 
@@ -62,17 +63,48 @@ def conditions(dbs: Databases, filters: Filters) -> list:
         where.append(c.sender_id.in_(reviewed))
     elif filters.reviewed == "no":
         where.append(c.sender_id.not_in(reviewed))
+    if filters.label in AUTO_LABELS:
+        where.append(c[AUTO_LABELS[filters.label]] == True)  # noqa: E712
+    elif filters.label:
+        where.append(c.sender_id.in_(
+            select(labels.c.sender_id).where(labels.c.label == filters.label)))
     if filters.q:
         where.append(_search(dbs, filters.q))
     return where
+
+
+FLAGS = BADGES + ("not_helpful", "non_english")  # every Boolean column of a conversation
 
 
 def _conversation_row(row) -> Dict[str, Any]:
     record = dict(row._mapping)
     record["first_question"] = mask(record["first_question"])
     record["reviewed"] = bool(record.get("reviewed"))
-    for badge in BADGES:
-        record[badge] = bool(record[badge])
+    for flag in FLAGS:
+        record[flag] = bool(record[flag])
+    return record
+
+
+def manual_labels(db, senders: List[str]) -> Dict[str, List[str]]:
+    """sender_id -> the labels staff put on it, in alphabetical order; for many conversations
+    (an export) the whole table in one read (labels are few, conversations many)."""
+    query = select(labels.c.sender_id, labels.c.label).order_by(labels.c.label)
+    found: Dict[str, List[str]] = {}
+    if len(senders) > 500:
+        wanted = set(senders)
+        rows = [r for r in db.execute(query) if r.sender_id in wanted]
+    else:
+        rows = db.execute(query.where(labels.c.sender_id.in_(senders))) if senders else []
+    for row in rows:
+        found.setdefault(row.sender_id, []).append(row.label)
+    return found
+
+
+def _with_labels(record: Dict[str, Any], manual: List[str]) -> Dict[str, Any]:
+    """Adds `labels` (the automatic ones that apply, in AUTO_LABELS order, then the staff's)
+    and `manual_labels` (the staff's alone)."""
+    record["manual_labels"] = list(manual)
+    record["labels"] = [name for name, column in AUTO_LABELS.items() if record[column]] + manual
     return record
 
 
@@ -81,7 +113,8 @@ def list_conversations(dbs: Databases, filters: Filters, paginate: bool = True) 
     where = conditions(dbs, filters)
     query = (
         select(c.sender_id, c.started, c.last_at, c.length, c.first_question, c.callback,
-               c.handoff, c.unanswered, c.emergency, c.possible, reviews.c.reviewed)
+               c.handoff, c.unanswered, c.emergency, c.possible, c.not_helpful, c.non_english,
+               reviews.c.reviewed)
         .select_from(conversations.outerjoin(reviews, reviews.c.sender_id == c.sender_id))
         .where(*where).order_by(desc(c.started), desc(c.sender_id))
     )
@@ -90,8 +123,40 @@ def list_conversations(dbs: Databases, filters: Filters, paginate: bool = True) 
     with dbs.console.connect() as db:
         rows = [_conversation_row(r) for r in db.execute(query)]
         total = db.execute(select(func.count()).select_from(conversations).where(*where)).scalar()
+        staff_labels = manual_labels(db, [r["sender_id"] for r in rows])
+    for row in rows:
+        _with_labels(row, staff_labels.get(row["sender_id"], []))
     return {"total": total, "page": filters.page, "page_size": PAGE_SIZE,
             "pages": max(1, -(-total // PAGE_SIZE)), "conversations": rows}
+
+
+def label_names(dbs: Databases) -> List[str]:
+    """Every label staff have put on some conversation, alphabetically (the filter's choices)."""
+    with dbs.console.connect() as db:
+        return list(db.execute(select(labels.c.label).distinct().order_by(labels.c.label))
+                    .scalars())
+
+
+def add_label(dbs: Databases, sender_id: str, label: str, staff: str) -> bool:
+    """Puts a (checked, filters.parse_label) label on a conversation; False if it had it."""
+    try:
+        with dbs.console.begin() as db:
+            there = db.execute(select(labels.c.label).where(and_(
+                labels.c.sender_id == sender_id, labels.c.label == label))).first()
+            if there is not None:
+                return False
+            db.execute(labels.insert().values(sender_id=sender_id, label=label, added_by=staff,
+                                              added_at=time.time()))
+    except IntegrityError:
+        return False  # a colleague added it at the same moment
+    return True
+
+
+def remove_label(dbs: Databases, sender_id: str, label: str) -> bool:
+    """Takes a label off a conversation; False if it did not have it."""
+    with dbs.console.begin() as db:
+        return db.execute(labels.delete().where(and_(
+            labels.c.sender_id == sender_id, labels.c.label == label))).rowcount > 0
 
 
 def intents(dbs: Databases) -> List[str]:
@@ -243,7 +308,9 @@ def conversation(dbs: Databases, sender_id: str) -> Optional[Dict[str, Any]]:
     record = _conversation_row(row)
     record.pop("fold_state", None)
     record["note"] = record["note"] or ""
-    return record
+    with dbs.console.connect() as db:
+        staff_labels = manual_labels(db, [sender_id]).get(sender_id, [])
+    return _with_labels(record, staff_labels)
 
 
 def transcript(dbs: Databases, sender_id: str) -> List[Dict[str, Any]]:

@@ -7,7 +7,8 @@ from sanic import response
 
 from console import incidents, notify
 from console.exports import to_json
-from console.filters import local_time
+from console.charts import reason_text
+from console.filters import AUTO_LABELS, BADGES, local_time
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -16,6 +17,10 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 TEMPLATES.filters["when"] = local_time
+TEMPLATES.filters["reason_text"] = reason_text
+# Automatic labels with no badge of their own ("not helpful", "non-English"): shown as badges too.
+TEMPLATES.globals["label_badges"] = [name for name, column in AUTO_LABELS.items()
+                                     if column not in BADGES]
 
 HEADERS = {
     # One script, /console.js from the console itself (never inline, nothing third-party), which

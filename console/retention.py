@@ -3,8 +3,9 @@
 The one write the console makes to Rasa's tables: explicit (a CLI command), with bound
 parameters, and logged (stderr and the console's audit table). Only whole conversations go,
 every event of them, and only when even their last event is older than the cutoff: a
-conversation someone came back to is kept whole, its old sessions too. The audit log stays
-(append-only), and so do the notifications (no patient data in them).
+conversation someone came back to is kept whole, its old sessions too; with it go its summary,
+verdicts, review and labels. The audit log stays (append-only), and so do the notifications (no
+patient data in them).
 """
 import logging
 import time
@@ -14,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from console.db import (
     Databases, callback_marks, callbacks, conversation_intents, conversations, events,
-    index_state, messages, notification_state, reviews,
+    index_state, labels, messages, notification_state, reviews, verdicts,
 )
 from console.indexer import chunks, index_all
 from console.queries import log
@@ -46,7 +47,8 @@ def delete_older_than(dbs: Databases, days: float, actor: str, dry_run: bool = F
         highest = db.execute(select(func.max(events.c.id))).scalar() or 0
     with dbs.console.begin() as db:
         for part in chunks(senders):
-            for table in (messages, conversation_intents, reviews, conversations):
+            for table in (messages, conversation_intents, verdicts, reviews, labels,
+                          conversations):
                 db.execute(delete(table).where(table.c.sender_id.in_(part)))
             gone = select(callbacks.c.id).where(callbacks.c.sender_id.in_(part))
             db.execute(delete(callback_marks).where(callback_marks.c.callback_id.in_(gone)))

@@ -7,22 +7,25 @@ exporting it is logged too.
 import logging
 from pathlib import Path
 from typing import Tuple
+from urllib.parse import quote
 
 from sanic import response
 from sanic.exceptions import Forbidden, NotFound
 from sqlalchemy import desc, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from console import incidents, notify, queries, similarity
+from console import charts, home, incidents, notify, queries, similarity
 from console.db import events, index_state
 from console.exports import nlu_stubs, to_csv, to_json
-from console.filters import BadInput, local_time, parse_filters, today
+from console.filters import (
+    AUTO_LABELS, BadInput, local_time, parse_filters, parse_label, parse_period, today,
+)
 from console.masking import mask
 from console.queries import BADGE_LABELS
 from console.responses import download, form_values, html, json
 
 LIST_COLUMNS = ("sender_id", "started", "last_at", "length", "first_question", "callback",
-                "handoff", "unanswered", "emergency", "possible", "reviewed")
+                "handoff", "unanswered", "emergency", "possible", "reviewed", "labels")
 CALLBACK_COLUMNS = ("id", "sender_id", "requested_at", "name", "phone", "preferred_time",
                     "question", "called", "note", "updated_by", "updated_at")
 TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons",
@@ -90,8 +93,17 @@ def register(app) -> None:
         return json({"status": "error"}, status=503)
 
     @app.get("/")
-    async def home(request):
-        return response.redirect("/conversations", status=302)
+    @app.get("/home.json", name="home_json")
+    async def home_page(request):
+        """What is waiting today, then charts over a period (from/to, default the last 30
+        days): counts only, no patient data, so not in the audit log (as the list)."""
+        period = parse_period(request.args)
+        day = today()
+        data = home.figures(request.app.ctx.dbs, period, day)
+        if request.path.endswith(".json"):
+            return json(data)
+        return html(request, "home.html", data=data, charts=charts.home_charts(data),
+                    period=period, day=day, measures=home.MEASURES)
 
     @app.get("/conversations")
     @app.get("/conversations.json", name="conversations_json")
@@ -104,7 +116,8 @@ def register(app) -> None:
         if request.path.endswith(".json"):
             return json(dict(found, filters=filters.query_args()))
         return html(request, "conversations.html", found=found, filters=filters,
-                    intents=queries.intents(dbs), badges=BADGE_LABELS, today=today())
+                    intents=queries.intents(dbs), badges=BADGE_LABELS, today=today(),
+                    auto_labels=list(AUTO_LABELS), label_names=queries.label_names(dbs))
 
     @app.get("/export/<name:str>")
     async def export_list(request, name: str):
@@ -118,6 +131,7 @@ def register(app) -> None:
                     f"{fmt}, {len(rows)} rows, filters {filters.query_args(page=1)}")
             if fmt == "json":
                 return download(to_json(rows), "conversations.json", "application/json")
+            rows = [dict(row, labels="; ".join(row["labels"])) for row in rows]
             return download(to_csv(rows, LIST_COLUMNS), "conversations.csv", "text/csv")
         if what == "callbacks" and fmt != "html":
             unmasked = _unmasked(request)
@@ -148,7 +162,8 @@ def register(app) -> None:
         if fmt == "csv":
             rows = [dict(t, triage_flags=" ".join(t.get("triage_flags") or [])) for t in turns]
             return download(to_csv(rows, TRANSCRIPT_COLUMNS), f"{sender_id}.csv", "text/csv")
-        return html(request, "transcript.html", conv=found, turns=turns, badges=BADGE_LABELS)
+        return html(request, "transcript.html", conv=found, turns=turns, badges=BADGE_LABELS,
+                    label_names=queries.label_names(dbs))
 
     @app.post("/conversations/<sender_id:str>/review")
     async def review(request, sender_id: str):
@@ -159,6 +174,28 @@ def register(app) -> None:
         queries.save_review(dbs, sender_id, form.get("reviewed") == "1", form.get("note", ""),
                             request.ctx.user)
         return response.redirect(f"/conversations/{sender_id}", status=303)
+
+    @app.post("/conversations/<sender_id:str>/labels")
+    async def add_label(request, sender_id: str):
+        """Puts a staff label on a conversation (audited); already there: nothing changes."""
+        dbs = request.app.ctx.dbs
+        if queries.conversation(dbs, sender_id) is None:
+            raise NotFound("no such conversation")
+        label = parse_label(form_values(request).get("label", ""))
+        if queries.add_label(dbs, sender_id, label, request.ctx.user):
+            audited(request, "label_add", f"{sender_id}: {label}")
+        return response.redirect(f"/conversations/{quote(sender_id, safe='')}", status=303)
+
+    @app.post("/conversations/<sender_id:str>/labels/remove")
+    async def remove_label(request, sender_id: str):
+        """Takes a staff label off (audited); automatic labels cannot be removed (400)."""
+        dbs = request.app.ctx.dbs
+        if queries.conversation(dbs, sender_id) is None:
+            raise NotFound("no such conversation")
+        label = parse_label(form_values(request).get("label", ""))
+        if queries.remove_label(dbs, sender_id, label):
+            audited(request, "label_remove", f"{sender_id}: {label}")
+        return response.redirect(f"/conversations/{quote(sender_id, safe='')}", status=303)
 
     @app.get("/callbacks")
     @app.get("/callbacks.json", name="callbacks_json")

@@ -48,10 +48,10 @@ def set_cookie(resp, name: str, value: str, max_age: int, secure: bool) -> None:
 
 
 def safe_next(target: Optional[str]) -> str:
-    """Only a path on this site: never an open redirect."""
+    """Only a path on this site: never an open redirect. By default the home page."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/conversations"
+    return "/"
 
 
 def client_ip(request) -> str:

@@ -49,6 +49,12 @@ SCENARIOS = {
     "personal": ["my number is 636 555 0177 and my email is jane.doe@example.com, "
                  "so what exactly is cryotherapy"],
     "old": ["so what exactly is cryotherapy"],
+    # Visitors' verdicts (actions/verdicts.py), as the widget's buttons send them: "Not helpful"
+    # and a reason are recorded; a second verdict on the same answer is not.
+    "verdict": ["what does a cryotherapy session cost me",
+                '/rate_answer{"answer":"ask_cost","verdict":"not_helpful"}',
+                '/explain_verdict{"answer":"ask_cost","reason":"did_not_answer"}',
+                '/rate_answer{"answer":"ask_cost","verdict":"helpful"}'],
 }
 
 

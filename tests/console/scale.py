@@ -22,6 +22,8 @@ from typing import Dict, List, Tuple
 
 import requests
 
+from console import indexer
+from console.db import Databases, sqlite_url
 from scripts.serve import LOAD_TEST, Servers, free_port
 from tests.console.conftest import SCENARIOS, start_console
 from tests.e2e.conftest import chat
@@ -31,11 +33,13 @@ MORE = {
             "how does the cold help my back", "thanks, bye"],
     "chamber": ["is your clinic using one of those freezing chambers or ice packs",
                 "has the FDA approved cryo chambers"],
+    "rated_helpful": ["what does a cryotherapy session cost me",
+                      '/rate_answer{"answer":"ask_cost","verdict":"helpful"}'],
 }
 # How often each recorded conversation is cloned: about 20 events per conversation on average.
 WEIGHTS = {"callback": 7, "unanswered": 10, "emergency": 2, "handoff": 12, "xss": 10,
            "personal": 5, "old": 25, "faq": 20, "chamber": 10, "possible": 2,
-           "possible_then_emergency": 1}
+           "possible_then_emergency": 1, "rated_helpful": 8, "verdict": 4}
 WORDS = [f"{a}{b}" for a in ("spine", "knee", "ice", "neck", "hip", "cold", "ache", "cramp",
                                "wrist", "shoulder", "heel", "jaw", "calf", "elbow", "rib")
          for b in ("", "s", "y", "ing", "ed", "er", "ish", "ness", "ful", "less", "like",
@@ -84,7 +88,7 @@ def build(template: Path, senders: Dict[str, str], target: Path, conversations: 
         shift = start - rows[0][1]
         word = rng.choice(WORDS)
         for kind, stamp, intent, action, data in rows:
-            if kind == "user":
+            if kind == "user" and not parsed_payload(data):
                 parsed = json.loads(data)
                 parsed["text"] = f"{parsed['text']} {word}"
                 data = json.dumps(parsed)
@@ -94,6 +98,11 @@ def build(template: Path, senders: Dict[str, str], target: Path, conversations: 
     total += flush(db, batch)
     db.close()
     return total
+
+
+def parsed_payload(data: str) -> bool:
+    """A button payload ("/rate_answer{...}"): cloned as it is, an extra word would spoil it."""
+    return str(json.loads(data).get("text") or "").startswith("/")
 
 
 def flush(db, batch: List[tuple]) -> int:
@@ -124,8 +133,16 @@ def measure(console, runs: int) -> List[Tuple[str, float, int, str]]:
     token = staff.get(base + "/conversations").text.split('name="csrf" value="')[1].split('"')[0]
     for sender in some:  # a few reviewed, so both reviewed filters have something to find
         staff.post(f"{base}/conversations/{sender}/review", data={"csrf": token, "reviewed": "1"})
+    for sender in some[::2]:  # and a few labelled by staff
+        staff.post(f"{base}/conversations/{sender}/labels", data={"csrf": token,
+                                                                   "label": "follow up"})
     month_ago = time.strftime("%Y-%m-%d", time.localtime(time.time() - 30 * 86400))
+    year_ago = time.strftime("%Y-%m-%d", time.localtime(time.time() - 365 * 86400))
+    today = time.strftime("%Y-%m-%d", time.localtime())
     checks = [
+        ("home page, last 30 days (HTML)", "/"),
+        ("home page, last 30 days (JSON)", "/home.json"),
+        ("home page, last 366 days (HTML)", f"/?from={year_ago}&to={today}"),
         ("list, page 1", "/conversations"),
         ("list, page 1 (JSON)", "/conversations.json"),
         ("list, page 1000", "/conversations.json?page=1000"),
@@ -135,6 +152,8 @@ def measure(console, runs: int) -> List[Tuple[str, float, int, str]]:
         ("badge: unanswered", "/conversations.json?unanswered=1"),
         ("badge: emergency", "/conversations.json?emergency=1"),
         ("badge: possible emergency", "/conversations.json?possible=1"),
+        ("label: not helpful (automatic)", "/conversations.json?label=not+helpful"),
+        ("label: follow up (staff)", "/conversations.json?label=follow+up"),
         ("intent = emergency", "/conversations.json?intent=emergency"),
         ("intent = ask_fda_status", "/conversations.json?intent=ask_fda_status"),
         ("reviewed = yes", "/conversations.json?reviewed=yes"),
@@ -174,11 +193,17 @@ def main() -> None:
         events = build(template, senders, tracker, args.conversations)
         print(f"Built {args.conversations} conversations, {events} events "
               f"in {time.perf_counter() - began:.0f} s", flush=True)
-    (args.out / "console.db").unlink(missing_ok=True)
+    for name in ("console.db", "console.db-wal", "console.db-shm"):
+        (args.out / name).unlink(missing_ok=True)
     began = time.perf_counter()
-    console = start_console(args.out, tracker)  # indexes everything before it answers
-    print(f"Console up, first full index included: {time.perf_counter() - began:.0f} s",
+    # The first full index, as `python -m console index` does it (the console would do the same
+    # before it answers, but its start is given only a couple of minutes).
+    dbs = Databases(sqlite_url(tracker, read_only=True), sqlite_url(args.out / "console.db"))
+    indexed = indexer.index_all(dbs)
+    dbs.console.dispose()
+    print(f"First full index: {indexed} events in {time.perf_counter() - began:.0f} s",
           flush=True)
+    console = start_console(args.out, tracker)
     try:
         results = measure(console, args.runs)
     finally:

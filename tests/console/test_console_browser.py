@@ -114,7 +114,7 @@ def log_in(page, console, user="staff"):
     page.get_by_label("User name").fill(user)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    expect(page.get_by_role("heading", name="Today,")).to_be_visible()  # the home page
 
 
 def test_a_new_callback_shows_a_badge_and_a_browser_notification(desk, browser):

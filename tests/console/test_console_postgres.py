@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import DBAPIError
 
-from console import indexer, queries, retention
+from datetime import timedelta
+
+from console import home, indexer, queries, retention
 from console.db import Databases, events, metadata, rasa_metadata, sqlite_url
-from console.filters import parse_filters
+from console.filters import AUTO_LABELS, parse_filters, parse_period, today
 from tests.console.conftest import age, copy_tracker, unique_dir
 
 URL = os.environ.get("CONSOLE_TEST_POSTGRES_URL")
@@ -38,6 +40,15 @@ def answers(dbs, sender):
             for e in entries["callbacks"]])
     found["unanswered"] = sorted(queries.unanswered_messages(dbs, parse_filters({})))
     found["intents"] = queries.intents(dbs)
+    found["labels"] = queries.label_names(dbs)
+    for label in list(AUTO_LABELS) + ["follow up"]:
+        found[f"label {label}"] = [(r["sender_id"], r["labels"]) for r in queries.list_conversations(
+            dbs, parse_filters({"label": label}))["conversations"]]
+    # the home page's figures: the last 30 days, and a period around the aged conversation
+    day = today()
+    for args in ({}, {"from": (day - timedelta(days=45)).isoformat(),
+                      "to": (day - timedelta(days=35)).isoformat()}):
+        found[f"home {args}"] = home.figures(dbs, parse_period(args), day)
     found["transcript"] = [(t["kind"], t["text"], t.get("triage_level"), t.get("triage_flags"))
                            for t in queries.transcript(dbs, sender)]
     return found
@@ -64,6 +75,8 @@ def test_postgresql_answers_as_sqlite(recorded, tmp_path_factory):
         queries.save_review(dbs, recorded.senders["emergency"], True, "seen", "kim")
         jane = queries.callback_entries(dbs)["callbacks"][0]  # two requests, one entry
         assert queries.save_callback_mark(dbs, jane["id"], True, "done", "kim") == jane["ids"]
+        assert queries.add_label(dbs, recorded.senders["handoff"], "follow up", "kim")
+        assert not queries.add_label(dbs, recorded.senders["handoff"], "follow up", "kim")
     assert answers(pg, sender) == answers(lite, sender)
     for name in ("possible", "possible_then_emergency"):
         said = queries.transcript(pg, recorded.senders[name])

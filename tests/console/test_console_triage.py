@@ -133,7 +133,7 @@ def test_exports_carry_the_possible_field(console, staff):
     table = list(csv.DictReader(io.StringIO(reply.text)))
     assert list(table[0]) == ["sender_id", "started", "last_at", "length", "first_question",
                               "callback", "handoff", "unanswered", "emergency", "possible",
-                              "reviewed"]
+                              "reviewed", "labels"]
     assert {r["sender_id"] for r in table if r["possible"] == "True"} == having
     assert {r["sender_id"] for r in table if r["possible"] == "False"} == console.everyone - having
     exported = staff.get(console.url + "/export/conversations.json",
@@ -183,6 +183,7 @@ def test_front_desk_finds_possible_emergencies_in_a_browser(console, browser):
         page.get_by_label("User name").fill("staff")
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
+        page.get_by_role("link", name="Conversations", exact=True).click()  # from the home page
         page.get_by_label(POSSIBLE_LABEL).check()
         page.get_by_role("button", name="Show").click()
         having = with_level(console.tracker_db, "possible")
@@ -245,12 +246,18 @@ def test_conversations_without_usable_triage_index_fine(recorded, tmp_path_facto
 
 # --- A console.db from before the change ---------------------------------------------------------
 
+# Added to console_conversations since (in this order): the upgrade adds them all.
+ADDED = ["possible", "not_helpful", "non_english"]
+
+
 def downgrade(console_db):
     """Turns a console.db into what the release before `possible` had: the column and its index
-    gone (SQLite drops a column only without its index)."""
+    gone (SQLite drops a column only without its indexes), and so the columns added later."""
     with sqlite3.connect(console_db) as db:
-        db.execute("DROP INDEX ix_console_conv_possible")
-        db.execute("ALTER TABLE console_conversations DROP COLUMN possible")
+        for index in ("ix_console_conv_home", *(f"ix_console_conv_{name}" for name in ADDED)):
+            db.execute(f"DROP INDEX {index}")
+        for name in ADDED:
+            db.execute(f"ALTER TABLE console_conversations DROP COLUMN {name}")
         columns = [row[1] for row in db.execute("PRAGMA table_info(console_conversations)")]
     assert columns == COLUMNS_BEFORE
 
@@ -284,8 +291,8 @@ def test_an_existing_console_db_is_upgraded_on_start_and_keeps_working(recorded,
     console = start_console(workdir, tracker, user=None)
     try:
         columns, indexes = columns_of(workdir / "console.db")
-        assert columns == COLUMNS_BEFORE + ["possible"]
-        assert "ix_console_conv_possible" in indexes
+        assert columns == COLUMNS_BEFORE + ADDED
+        assert {"ix_console_conv_possible", "ix_console_conv_home"} <= indexes
         staff = console.login("kim")  # the account from before
         rows = listing(console, staff)
         having = with_level(tracker, "possible")
@@ -305,7 +312,8 @@ def test_an_existing_console_db_is_upgraded_on_start_and_keeps_working(recorded,
     finally:
         console.stop()
     log = (workdir / "console.log").read_text()
-    assert log.count("console.db upgraded (added console_conversations.possible)") == 1
+    assert log.count("console.db upgraded (added console_conversations.possible, "
+                     "console_conversations.not_helpful, console_conversations.non_english)") == 1
     # the next start finds nothing to upgrade and keeps the summary
     again = start_console(workdir, tracker, user=None)
     try:
@@ -324,7 +332,7 @@ def test_two_processes_upgrading_at_once_both_succeed(recorded, tmp_path_factory
     results = [(run.wait(timeout=300), *run.communicate()) for run in runs]
     assert [code for code, _, _ in results] == [0, 0], results
     assert sum(err.count("console.db upgraded") for _, _, err in results) == 1
-    assert columns_of(workdir / "console.db")[0] == COLUMNS_BEFORE + ["possible"]
+    assert columns_of(workdir / "console.db")[0] == COLUMNS_BEFORE + ADDED
     dbs = Databases(sqlite_url(tracker, read_only=True), sqlite_url(workdir / "console.db"))
     indexer.index_all(dbs)
     rows = queries.list_conversations(dbs, parse_filters({"possible": "1"}),

@@ -67,13 +67,15 @@ def expected_badges(console, sender):
 
 GET_ROUTES = ["/", "/conversations", "/callbacks", "/unanswered", "/conversations/{sender}",
               "/incidents", "/audit", "/console.js"]
-DATA_ROUTES = ["/conversations.json", "/callbacks.json", "/unanswered.json", "/unanswered.yml",
+DATA_ROUTES = ["/home.json", "/conversations.json", "/callbacks.json", "/unanswered.json", "/unanswered.yml",
                "/conversations/{sender}.json", "/conversations/{sender}.csv",
                "/export/conversations.csv", "/export/conversations.json",
                "/export/callbacks.csv", "/export/callbacks.json",
                "/export/callbacks.csv?unmasked=1", "/export/callbacks.json?unmasked=1",
                "/incidents.json", "/audit.json", "/audit.csv", "/notifications.json"]
-POST_ROUTES = ["/conversations/{sender}/review", "/callbacks/{callback}/called", "/logout"]
+POST_ROUTES = ["/conversations/{sender}/review", "/callbacks/{callback}/called",
+               "/conversations/{sender}/labels", "/conversations/{sender}/labels/remove",
+               "/logout"]
 # The only routes that answer without a session, on purpose: the login form, and the health
 # check, which says nothing but whether both databases answer.
 OPEN_ROUTES = {"GET": ["/login", "/health"], "POST": ["/login"]}
@@ -98,9 +100,11 @@ def test_every_route_refuses_a_request_without_a_session(console, staff, cookie)
         assert "Jane" not in reply.text and "555" not in reply.text
     for route in POST_ROUTES:
         reply = requests.post(console.url + fill(console, staff, route), cookies=cookies,
-                              data={"reviewed": "1", "called": "1"}, allow_redirects=False)
+                              data={"reviewed": "1", "called": "1", "label": "anonymous"},
+                              allow_redirects=False)
         assert reply.status_code in (302, 401), route
     assert not listing(console, staff, reviewed="yes")["conversations"]
+    assert listing(console, staff, label="anonymous")["total"] == 0
     assert staff.get(console.url + "/callbacks.json?status=called").json()["callbacks"] == []
 
 
@@ -137,7 +141,7 @@ def test_login_cookie_is_httponly_samesite_and_expires(console):
     cookie = reply.headers["set-cookie"]
     assert "console_session=" in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=28800" in cookie
-    assert reply.headers["location"] == "/conversations"
+    assert reply.headers["location"] == "/"  # the home page
 
 
 def test_wrong_password_and_unknown_user_are_refused_alike(console):
