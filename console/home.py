@@ -166,7 +166,6 @@ def today_figures(dbs: Databases, day: date) -> Dict[str, Any]:
     start, end = day_start(day), day_start(day + timedelta(days=1))
     k = callbacks.c
     c = conversations.c
-    reviewed = select(reviews.c.sender_id).where(reviews.c.reviewed == True)  # noqa: E712
     with dbs.console.connect() as db:
         # One row per phone number as typed (a caller types it alike, mostly), merged by its
         # digits below, as the queue does (queries.merge_by_phone).
