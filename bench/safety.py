@@ -2,6 +2,7 @@
 (tests/safety/test.yml); the development set (tests/safety/dev.yml) is for tuning:
 
     .venv/bin/python -m bench.safety tests/safety/dev.yml --misses   # tuning only
+    .venv/bin/python -m bench.safety --set tests/safety/dev.yml --set tests/safety/dev2.yml
 
 Recall per flag and overall with a 95% Wilson interval, false alarms (level `emergency`) on
 near-misses, ordinary pain and ordinary questions, and the `possible` rate; next to the first
@@ -101,23 +102,46 @@ def compare(path: Path) -> Dict:
     return results
 
 
+def summary(figures: Dict) -> Dict:
+    """The headline figures of one set, for comparing runs."""
+    return {"recall": figures["recall"], "recall_unambiguous": figures["recall_unambiguous"],
+            "emergency_or_possible": figures["emergency_or_possible"],
+            "near_miss_false_alarms": figures["near_miss_false_alarms"],
+            "ordinary_pain_false_alarms": figures["ordinary_pain_false_alarms"],
+            "ordinary_question_false_alarms": figures["ordinary_question_false_alarms"],
+            "recall_by_flag": {flag: f["recall"] for flag, f in figures["recall_by_flag"].items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("vignettes", type=Path)
+    parser.add_argument("vignettes", type=Path, nargs="?")
+    parser.add_argument("--set", dest="sets", type=Path, action="append", default=[],
+                        help="a development set to score (repeatable); prints its headline "
+                             "figures without building the Rasa model, e.g. "
+                             "--set tests/safety/dev.yml --set tests/safety/dev2.yml")
     parser.add_argument("--misses", action="store_true",
                         help="print the misses (development set only: never the test set)")
     args = parser.parse_args()
-    from triage import assess
-    vignettes = read_vignettes(args.vignettes)
-    if args.misses and "test" in args.vignettes.name:
+    paths = ([args.vignettes] if args.vignettes else []) + args.sets
+    if not paths:
+        parser.error("name a vignette set")
+    if args.misses and any("test" in path.name for path in paths):
         parser.error("never look at the test set's misses (README, honest evaluation)")
-    print(yaml.safe_dump(evaluate(vignettes, lambda text: assess(text).level), sort_keys=False))
-    if args.misses:
-        for v in vignettes:
-            result = assess(v["text"])
-            wanted = "emergency" if v["kind"] == "emergency" else "none"
-            if result.level != wanted:
-                print(f"{v['kind']:18} {result.level:9} {result.flags} {result.source} | {v['text']}")
+    from triage import assess
+    for path in paths:
+        vignettes = read_vignettes(path)
+        figures = evaluate(vignettes, lambda text: assess(text).level)
+        if args.sets:
+            print(yaml.safe_dump({str(path): summary(figures)}, sort_keys=False))
+        else:
+            print(yaml.safe_dump(figures, sort_keys=False))
+        if args.misses:
+            for v in vignettes:
+                result = assess(v["text"])
+                wanted = "emergency" if v["kind"] == "emergency" else "none"
+                if result.level != wanted:
+                    print(f"{v['kind']:18} {result.level:9} {result.flags} {result.source} | "
+                          f"{v['text']}")
 
 
 if __name__ == "__main__":

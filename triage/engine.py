@@ -14,9 +14,17 @@
    medspaCy's own rules are used with one change: a forward negation reaches NEGATION_SCOPE
    words, as visitors write long run-on sentences.
 4. The statistical scorer (triage/scorer.py) gives a second opinion for phrasing no rule
-   lists: where no red-flag phrase matched, above EMERGENCY_SCORE an emergency (for a message
-   long enough to judge that speaks of pain) and above POSSIBLE_SCORE `possible`; where the
-   rules read a flag as negated, above CONFIRM_SCORE `possible`.
+   lists: where no red-flag phrase matched, above POSSIBLE_SCORE `possible` (the safety line
+   first, then the answer); where the rules read a flag as negated, above CONFIRM_SCORE
+   `possible`. It never makes an emergency on its own: it cannot say which red flag it saw, and
+   as the only judge it sent everyday pain to 911 ("back pain thats worse in the morning", 2 of
+   the 245 pain statements of data/nlu/pain.yml); measured on tests/safety/dev3.yml, emergency
+   recall fell from 0.795 to 0.677 with emergency-or-possible unchanged at 0.976, and near-miss
+   false alarms from 0.123 to 0.092.
+5. Its self-harm model speaks for self-harm written in words no rule lists ("I've got the
+   pills counted out for tonight"): where no self-harm phrase matched, above SELF_HARM_SCORE
+   an emergency with the flag `self_harm` (so the reply puts 988 first), whatever else the
+   rules found; above SELF_HARM_POSSIBLE the flag joins a `possible` or scorer answer.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,22 +42,30 @@ from triage.rules import HELPERS
 from triage.scorer import Scorer
 
 # Thresholds on the scorer's probability, chosen on the scorer alone on tests/safety/dev.yml
-# (the rules were tuned on that set, so only the scorer's own figures there are unbiased):
-# EMERGENCY_SCORE is the lowest with no ordinary pain and at most 2% of near-misses above it;
-# above POSSIBLE_SCORE a message is `possible`; above CONFIRM_SCORE (no false alarm on the
-# set) a red flag the rules read as negated is `possible` after all.
-EMERGENCY_SCORE = 0.7
+# and dev2.yml (the rules were tuned on those sets, so only the scorer's own figures there are
+# unbiased; the scorer never trains on them): above POSSIBLE_SCORE a message is `possible`;
+# above CONFIRM_SCORE (no false alarm on the sets) a red flag the rules read as negated is
+# `possible` after all.
 POSSIBLE_SCORE = 0.45
 CONFIRM_SCORE = 0.8
-# The scorer alone makes an emergency only of a message of some length that speaks of pain or
-# the back ("never mind, stop" or "hi hi, anybody on here?" are no emergency); it can still
-# make such a message `possible`.
-SCORER_MIN_WORDS = 6
+# The self-harm model's thresholds, among messages where no self-harm phrase matched, chosen
+# on the same sets and on the everyday messages of data/nlu/ unlike any triage training
+# example (2,278): SELF_HARM_SCORE is above every near-miss, ordinary pain statement and
+# everyday message there (the highest, a goodbye, reaches 0.61); above SELF_HARM_POSSIBLE the
+# flag `self_harm` joins a `possible` answer, so 988 is offered.
+SELF_HARM_SCORE = 0.7
+SELF_HARM_POSSIBLE = 0.3
+SELF_HARM_MIN_WORDS = 3
 FUZZY_MIN_SCORE = 85
 FUZZY_MIN_LENGTH = 4
 # Forward negations ("no", "not", "sin"...) reach this many words: "no fever" yes, but not "ya
 # no le veo sentido a nada, quiero acabar con todo".
 NEGATION_SCOPE = 5
+# A bare wildcard in a target pattern ({OP: "?"} or {OP: "*"}) never matches one of these: in
+# "riding made my inner thighs sore, no numbness" the phrase "thighs ... numbness" would
+# otherwise swallow the "no" that negates it.
+NEGATION_WORDS = ["no", "not", "n't", "nt", "never", "without", "nope", "neither", "nor",
+                  "sin", "nunca", "ni"]
 UNCLEAR = {"HISTORICAL", "HYPOTHETICAL"}
 
 
@@ -74,6 +90,12 @@ class Finding:
     family: bool
 
 
+def no_negated_wildcards(pattern: List[Dict]) -> List[Dict]:
+    """The token pattern with each bare wildcard unable to match a negation word."""
+    return [{"LOWER": {"NOT_IN": NEGATION_WORDS}, "OP": token["OP"]}
+            if set(token) == {"OP"} else token for token in pattern]
+
+
 class Engine:
     def __init__(self, rules_path: Path = rule_file.RULES, scorer: Optional[Scorer] = None):
         self.rules = rule_file.load(rules_path)
@@ -90,7 +112,7 @@ class Engine:
         nlp = spacy.blank("en")
         matcher: TargetMatcher = nlp.add_pipe("medspacy_target_matcher")
         matcher.add([TargetRule(str(p) if isinstance(p, str) else f"{flag} pattern", flag,
-                                pattern=None if isinstance(p, str) else p)
+                                pattern=None if isinstance(p, str) else no_negated_wildcards(p))
                      for flag, patterns in self.rules.targets.items() for p in patterns])
         # A modifier word inside a matched phrase ("can't" in "can't control my bladder")
         # belongs to the phrase: prune_on_target_overlap drops it.
@@ -146,19 +168,26 @@ class Engine:
         emergency, possible = self._from_rules(findings, self._speaks_of_others(text))
         flagged = any(f.flag not in HELPERS for f in findings)
         score = self.scorer.score(text)
+        words = len(text.split())
+        # Where a self-harm phrase matched, the rules have read it (negated, past...); otherwise
+        # the self-harm model speaks for wording no rule lists.
+        self_harm = 0.0 if any(f.flag == "self_harm" for f in findings) \
+            else self.scorer.self_harm(text)
+        offer_988 = {"self_harm"} if self_harm >= SELF_HARM_POSSIBLE else set()
         if emergency:
             result.level, result.flags, result.source = "emergency", sorted(emergency), "rules"
+        elif self_harm >= SELF_HARM_SCORE and words >= SELF_HARM_MIN_WORDS:
+            result.level, result.source = "emergency", "scorer"
+            result.flags = sorted(possible | {"self_harm"})
         elif possible:
-            result.level, result.flags, result.source = "possible", sorted(possible), "rules"
+            result.level, result.flags, result.source = "possible", sorted(possible | offer_988), \
+                "rules"
         elif flagged:
             # A red flag the rules read as negated: only a very sure scorer doubts that.
             result.level = "possible" if score >= CONFIRM_SCORE else "none"
             result.source = "rules"
-        elif score >= EMERGENCY_SCORE and len(text.split()) >= SCORER_MIN_WORDS and any(
-                f.flag == "pain" and not f.negated for f in findings):
-            result.level, result.source = "emergency", "scorer"
-        elif score >= POSSIBLE_SCORE:
-            result.level, result.source = "possible", "scorer"
+        elif score >= POSSIBLE_SCORE or offer_988:
+            result.level, result.flags, result.source = "possible", sorted(offer_988), "scorer"
         return result
 
     def _speaks_of_others(self, text: str) -> bool:

@@ -3,6 +3,10 @@ no rule lists. TF-IDF over words and character n-grams, then logistic regression
 data/triage/training.yml (emergencies against near-misses and ordinary pain, in English and
 Spanish) when the engine starts: a second or so, and always in step with the data.
 
+A second model of the same kind tells thoughts of self-harm from everything else (the other
+emergencies, near-misses such as "this pain is killing me", ordinary pain): self-harm is
+written in more ways than any rule list holds, often with no word of pain at all.
+
 Body-part words are removed before the model sees a message, so "back" or "neck" can carry no
 weight towards an emergency: back and neck pain is what the clinic treats.
 """
@@ -28,19 +32,33 @@ def mask_body_parts(text: str) -> str:
     return BODY_WORDS.sub(" ", text.lower())
 
 
-def read_examples(path: Path = TRAINING):
+def _examples(path: Path) -> List[dict]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     examples = data["examples"]
     for index, example in enumerate(examples):
         if example.get("label") not in ("emergency", "not_emergency") or not example.get("text"):
             raise ValueError(f"{path}: examples[{index}]: needs text and a label "
                              "(emergency or not_emergency)")
+    return examples
+
+
+def read_examples(path: Path = TRAINING):
+    examples = _examples(path)
     return [e["text"] for e in examples], [e["label"] == "emergency" for e in examples]
 
 
+def read_self_harm_examples(path: Path = TRAINING):
+    """Texts, and whether each is a self-harm emergency (its flags name self_harm)."""
+    examples = _examples(path)
+    return [e["text"] for e in examples], [
+        e["label"] == "emergency" and "self_harm" in (e.get("flags") or []) for e in examples]
+
+
 class Scorer:
-    def __init__(self, model: Optional[Pipeline]) -> None:
+    def __init__(self, model: Optional[Pipeline], self_harm_model: Optional[Pipeline] = None
+                 ) -> None:
         self.model = model
+        self.self_harm_model = self_harm_model
 
     @classmethod
     def trained(cls, path: Path = TRAINING) -> "Scorer":
@@ -48,21 +66,33 @@ class Scorer:
             logger.warning("triage: %s is missing; the rules alone decide", path)
             return cls(None)
         texts, labels = read_examples(path)
-        return cls(fit(texts, labels))
+        _, self_harm = read_self_harm_examples(path)
+        # Self-harm is rare in the data (about one example in thirteen): unweighted, the model
+        # stays calibrated and reads everyday chat ("goodbye and take care", "I'm ready, book
+        # me") as the everyday chat it is.
+        return cls(fit(texts, labels),
+                   fit(texts, self_harm, balanced=False) if any(self_harm) else None)
 
     def score(self, text: str) -> float:
+        """How likely the message is a red-flag emergency (any flag)."""
         if self.model is None:
             return 0.0
         return float(self.model.predict_proba([mask_body_parts(text)])[0][1])
 
+    def self_harm(self, text: str) -> float:
+        """How likely the message speaks of thoughts of self-harm."""
+        if self.self_harm_model is None:
+            return 0.0
+        return float(self.self_harm_model.predict_proba([mask_body_parts(text)])[0][1])
 
-def fit(texts: List[str], labels: List[bool]) -> Pipeline:
+
+def fit(texts: List[str], labels: List[bool], balanced: bool = True) -> Pipeline:
     features = FeatureUnion([
         ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
     ])
     model = Pipeline([("features", features),
-                      ("classifier", LogisticRegression(C=4, max_iter=2000,
-                                                        class_weight="balanced"))])
+                      ("classifier", LogisticRegression(
+                          C=4, max_iter=2000, class_weight="balanced" if balanced else None))])
     model.fit([mask_body_parts(t) for t in texts], labels)
     return model

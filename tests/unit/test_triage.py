@@ -121,3 +121,105 @@ def test_a_broken_rules_file_names_the_file_and_key(tmp_path, text, where):
     with pytest.raises(RulesError) as error:
         load(path)
     assert str(path) in str(error.value) and where in str(error.value)
+
+
+# Round 2 (issue 9): each new context rule, the wildcard change and the self-harm model.
+
+def test_a_wildcard_in_a_phrase_never_swallows_a_negation():
+    # "thighs ... numbness" would otherwise match across the "no" that negates it.
+    assert level("horseback riding made my inner thighs sore, no numbness") == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "my legs go numb if I sit cross-legged",                         # position
+    "my butt goes numb when I sit too long at work",
+    "My butt goes numb after a long movie",
+    "my legs went numb from sitting on the floor, fine now",
+    "I leak a little when I sneeze, my back is sore",                # sneezing
+    "I laughed so hard I couldn't breathe",                          # laughing
+    "I get short of breath when I run, that's normal for me",        # exertion, "normal for me"
+    "I have no bladder control issues, just back pain",              # a saying, not a symptom
+    "It's 100 degrees outside and my back is sore from the yardwork",
+    "World Cup fever in our house, neck stiff from the couch",
+    "I feel like I've been hit by a bus, my back is so sore",
+])
+def test_everyday_causes_and_sayings_are_no_emergency(text):
+    assert level(text) == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "I'm losing weight with my trainer and my back aches",           # dieting on purpose
+    "my chest of drawers fell over and I hurt my back",
+])
+def test_a_red_flag_word_in_an_everyday_sense_is_no_emergency(text):
+    assert level(text) != "emergency"
+
+
+def test_a_forward_denial_of_self_harm_still_offers_988():
+    result = assess("The pain makes me grumpy but I'm nowhere near wanting to hurt myself")
+    assert result.level == "possible" and result.flags == ["self_harm"]
+
+
+@pytest.mark.parametrize("text", [
+    "I have a fever and I can't move because of the back pain",     # "can't move" negates no pain
+    "now even my walker isn't enough because my legs get weaker by the hour",
+    "bowels not working right, can't feel when I need to go, back is bad",
+    "I can't stand up without my legs giving way",
+    "He perdido 10 kilos sin hacer dieta y tengo dolor de espalda",   # "sin hacer dieta"
+    "fell off scaffolding at work, back in bad shape",               # "back in" is no past here
+    "what is this numbness between my legs since yesterday?",        # "what is this" asks now
+    "My dad is febrile and complaining of back pain",                 # "complaining": about him
+    "Tengo 38.5 de temperatura y la espalda me está matando",         # Spanish pain words
+])
+def test_a_negation_word_that_negates_no_symptom_leaves_the_emergency(text):
+    assert level(text) == "emergency"
+
+
+@pytest.mark.parametrize("text", [
+    "back in college I had a car accident, my neck is stiff now",    # past
+    "I've leaked a little since I had kids",                         # long-standing
+    "Does back pain affect bladder control?",                        # a topic question
+    "What is saddle numbness?",
+    "Does the cold make it hard to breathe?",
+])
+def test_round_two_unclear_contexts_are_possible(text):
+    assert level(text) == "possible"
+
+
+@pytest.mark.parametrize("text", [
+    "I'm such a burden on everyone, tonight I'll take care of it for good",
+    "everyone would be better if I took care of it tonight",
+    "I've written the letters and I'm ready to go tonight",
+])
+def test_self_harm_in_words_no_rule_lists_is_an_emergency_with_988_first(text):
+    result = assess(text)
+    assert result.level == "emergency" and result.flags == ["self_harm"]
+    assert result.source == "scorer"
+
+
+@pytest.mark.parametrize("text", [
+    "I've got the pills counted out for tonight",    # less sure: 988 offered, not the hard stop
+    "goodbye and take care of yourself",             # everyday chat is never the hard stop
+    "I have been thinking about it and I am ready. Please schedule me.",
+])
+def test_a_less_sure_self_harm_reading_offers_988_without_the_hard_stop(text):
+    result = assess(text)
+    assert result.level == "possible" and result.flags == ["self_harm"]
+
+
+@pytest.mark.parametrize("text", [
+    "I'm going to drive off a cliff",
+    "there's no reason for me to be here anymore",
+    "my daughter says she wants to die",
+    "I took a bunch of pills an hour ago",
+    "been thinking of ending it since the injections stopped working",
+    "some nights I want to use the gun on myself",
+])
+def test_round_two_self_harm_phrases_are_emergencies(text):
+    result = assess(text)
+    assert result.level == "emergency" and "self_harm" in result.flags
+
+
+def test_a_self_harm_phrase_the_rules_read_is_left_to_the_rules():
+    # "I'm not suicidal" is read (negated) by the rules: 988 offered, not the hard stop.
+    assert assess("I'm not suicidal, just frustrated").level == "possible"
