@@ -34,6 +34,12 @@ validate: setup  ## rasa data validate
 run: train  ## start everything (chat, demo page, console) in the foreground
 	@scripts/run.sh
 
+# Several Rasa processes behind nginx, PostgreSQL and Redis on loopback ports (scripts/cluster.py,
+# README "Deploy"); RASA_REPLICAS=3 make cluster for three. Ctrl-C stops them all.
+.PHONY: cluster
+cluster: train  ## the cluster: nginx, RASA_REPLICAS Rasa servers, PostgreSQL, Redis
+	@$(BIN)/python -m scripts.cluster
+
 test: train  ## every test (CI runs `make lint` and this)
 	@scripts/test.sh
 
