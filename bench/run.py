@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Dict
 
-from bench import conversations, faults, load, nlu, safety, starter, training
+from bench import conversations, faults, flows, load, nlu, safety, starter, training
 from bench.report import markdown
 from scripts.serve import LOAD_TEST, ROOT, Servers, free_port
 
@@ -111,6 +111,8 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
                     progress(f"throughput: {target.name}, {concurrency} at once")
                     results["throughput"][target.name].append(
                         load.throughput(target, concurrency, settings["messages"]))
+            progress("visitors' openings: pain statements and booking requests, over REST")
+            results["flows"] = flows.measure(ours_servers.webhook)
             results["memory_peak_mb"] = {
                 "ours_rasa_server": load.peak_rss_mb(ours_servers.rasa.pid),
                 "ours_action_server": load.peak_rss_mb(ours_servers.actions.pid),
@@ -121,14 +123,14 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
             starter_servers.stop()
         progress("triage: the frozen safety test set, ours and the first version")
         results["safety"] = safety.compare(SAFETY_TEST_SET)
-        progress("NLU: held-out phrasing, ours and the TF-IDF baseline")
-        results["nlu"] = nlu.heldout_comparison(ours_model)
+        progress("NLU: the frozen test set, ours, the TF-IDF baseline and Rasa's DIET")
+        results["nlu"] = nlu.test_set_comparison(ours_model, with_diet=mode != "smoke")
         if settings["folds"]:
             progress(f"NLU: {settings['folds']}-fold cross-validation of our pipeline")
             results["nlu"]["cross_validation"] = nlu.cross_validation(settings["folds"])
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results) + "\n" + safety.markdown(results["safety"]))
+    (out / "results.md").write_text(report(results))
     return results
 
 
@@ -147,7 +149,12 @@ def main() -> None:
         run_safety(args.out)
         return
     results = run(args.mode or "full", args.out)
-    print(markdown(results) + "\n" + safety.markdown(results["safety"]))
+    print(report(results))
+
+
+def report(results: Dict[str, Any]) -> str:
+    return "\n".join([markdown(results), flows.markdown(results["flows"]),
+                      safety.markdown(results["safety"])])
 
 
 def run_safety(out: Path) -> Dict[str, Any]:

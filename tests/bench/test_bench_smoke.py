@@ -24,5 +24,11 @@ def test_smoke_run_measures_every_stage(tmp_path):
     assert results["memory_peak_mb"]["ours_rasa_server"] > 0
     nlu = results["nlu"]
     assert 0 < nlu["ours"]["accuracy"] <= 1 and 0 < nlu["tfidf_baseline"]["accuracy"] <= 1
+    assert nlu["ours"]["examples"] == 580 and nlu["unseen"]["ours"]["examples"] == 467
+    flows = results["flows"]
+    assert flows["pain_statements"]["examples"] == 125
+    assert flows["booking_requests"]["examples"] == 85
+    assert 0 < flows["pain_statements"]["pain_reply"] <= 1
     table = (tmp_path / "results.md").read_text()
     assert "| median latency per message |" in table and "TF-IDF" in table
+    assert "| pain statements given the pain reply |" in table
