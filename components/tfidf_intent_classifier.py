@@ -3,7 +3,11 @@
 Chosen by measurement (README, "NLU choices"): on our training data, sublinear TF-IDF with weak
 regularisation (C=10) beat Rasa's LogisticRegressionClassifier over CountVectors features by
 about 4.5 points in 3-fold cross-validation (0.821 vs 0.777) and matched DIET, which trains
-five times slower. It reads the message text itself, so it needs no featurizer before it.
+five times slower. It reads the message text itself (classifier_text), so it needs no
+featurizer before it. With `word_vectors: true` it appends to the sparse TF-IDF features each
+message's dense sentence vector from the word embedding table in the wordllama wheel
+(components/word_vectors.py), scaled by `vector_weight`. The vectors are not part of the saved
+model: they are read from the installed wheel when the model is loaded.
 """
 import logging
 from pathlib import Path
@@ -18,8 +22,10 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.synonyms import NORMALISED_TEXT
 import numpy as np
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from scipy.special import softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -27,6 +33,12 @@ from sklearn.pipeline import Pipeline, make_pipeline, make_union
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "tfidf_intent_classifier.skops"
+
+
+def classifier_text(message: Message) -> Optional[Text]:
+    """The text the classifier learns from and classifies: the normalised text when a component
+    before it has set one, otherwise the message text."""
+    return message.get(NORMALISED_TEXT) or message.get(TEXT)
 
 
 class UnloadableClassifierError(RasaException):
@@ -43,6 +55,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             "C": 10.0,  # inverse regularisation strength
             "max_iter": 3000,
             "ranking_length": 10,
+            # Append dense sentence vectors (components/word_vectors.py) to the TF-IDF features,
+            # multiplied by vector_weight (each TF-IDF block has unit length per message).
+            "word_vectors": False,
+            "vector_weight": 1.0,
         }
 
     def __init__(
@@ -85,12 +101,27 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             ),
         )
 
+    def _with_vectors(self, tfidf: Any, texts: List[Text]) -> Any:
+        """The TF-IDF features, with the weighted sentence vectors appended when configured."""
+        if not self._config["word_vectors"]:
+            return tfidf
+        from components.word_vectors import sentence_vectors
+
+        vectors = csr_matrix(self._config["vector_weight"] * sentence_vectors(texts))
+        return hstack([tfidf, vectors]).tocsr()
+
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        examples = [
+            e for e in training_data.intent_examples if e.get(INTENT) and classifier_text(e)
+        ]
         if not examples:
             return self._resource
+        texts = [classifier_text(e) for e in examples]
         model = self._new_model()
-        model.fit([e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+        # What Pipeline.fit does, with the sentence vectors added between its two steps.
+        union, classifier = model.steps[0][1], model.steps[-1][1]
+        classifier.fit(self._with_vectors(union.fit_transform(texts), texts),
+                       [e.get(INTENT) for e in examples])
         self._model, self._weights = model, None
         self.persist()
         return self._resource
@@ -99,9 +130,12 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         """The pipeline's predict_proba, done by hand because two of its steps dominated the Rasa
         server's profile for one short message: FeatureUnion's joblib dispatch, and a sparse
         row times the transposed (strided) coefficient matrix. Multinomial logistic regression
-        is the softmax of the linear scores; a unit test checks the result is the same."""
+        is the softmax of the linear scores; a unit test checks the result is the same.
+        With word vectors, the pipeline's own predict_proba does not apply (it lacks them)."""
         union, classifier = self._model.steps[0][1], self._model.steps[-1][1]
-        features = hstack([t.transform(texts) for _, t in union.transformer_list]).tocsr()
+        features = self._with_vectors(
+            hstack([t.transform(texts) for _, t in union.transformer_list]).tocsr(), texts
+        )
         if classifier.coef_.shape[0] == 1:  # two intents: a binary model, no softmax
             return classifier.predict_proba(features)
         if self._weights is None:
@@ -111,7 +145,7 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None or not messages:
             return messages
-        texts = [message.get(TEXT) or "" for message in messages]
+        texts = [classifier_text(message) or "" for message in messages]
         for message, probabilities in zip(messages, self._probabilities(texts)):
             ranking = sorted(
                 (
@@ -154,7 +188,28 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         except ValueError as error:  # only read_from raises it: the resource does not exist
             logger.debug(f"No trained TF-IDF intent classifier to load ({error}).")
             model = None
+        if model is not None:
+            cls._check_width(model, config, resource)
         return cls(config, model_storage, resource, model)
+
+    @staticmethod
+    def _check_width(model: Pipeline, config: Dict[Text, Any], resource: Resource) -> None:
+        """The classifier must have been trained on as many features as we will give it: TF-IDF
+        alone, or TF-IDF plus word vectors of the installed table's width."""
+        union, classifier = model.steps[0][1], model.steps[-1][1]
+        tfidf = sum(len(t.vocabulary_) for _, t in union.transformer_list)
+        if config["word_vectors"]:
+            from components.word_vectors import load
+
+            expected, what = tfidf + load().dim, f"{tfidf} TF-IDF + {load().dim} word vector"
+        else:
+            expected, what = tfidf, f"{tfidf} TF-IDF"
+        if classifier.coef_.shape[1] != expected:
+            raise UnloadableClassifierError(
+                f"The TF-IDF intent classifier (resource '{resource.name}') was trained on "
+                f"{classifier.coef_.shape[1]} features but would be given {what} features "
+                f"(word_vectors: {config['word_vectors']}). Retrain the model (make train)."
+            )
 
     @staticmethod
     def _read_model(path: Path, resource: Resource) -> Pipeline:

@@ -1,8 +1,10 @@
 """components/tfidf_intent_classifier.py: train, persist and load through Rasa's model storage.
 No resource (nothing trained) is fine; a resource that cannot be loaded stops the server with
-an error naming the file."""
+an error naming the file. With word_vectors, the dense sentence vectors from the wordllama
+wheel (components/word_vectors.py) widen the features, and the model still round-trips."""
 import math
 
+import numpy as np
 import pytest
 import skops.io as sio
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -11,12 +13,16 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import hstack
 from sklearn.preprocessing import FunctionTransformer
 
+from components import word_vectors
 from components.tfidf_intent_classifier import (
     MODEL_FILE,
+    NORMALISED_TEXT,
     TfidfIntentClassifier,
     UnloadableClassifierError,
+    classifier_text,
 )
 
 EXAMPLES = {
@@ -37,15 +43,15 @@ def context():
     return ExecutionContext(GraphSchema({}), "test")
 
 
-def train(storage, context, resource):
-    component = TfidfIntentClassifier.create({}, storage, resource, context)
+def train(storage, context, resource, config=None):
+    component = TfidfIntentClassifier.create(config or {}, storage, resource, context)
     messages = [Message(data={TEXT: t, INTENT: i}) for i, ts in EXAMPLES.items() for t in ts]
     component.train(TrainingData(training_examples=messages))
     return component
 
 
-def load(storage, context, resource):
-    return TfidfIntentClassifier.load({}, storage, resource, context)
+def load(storage, context, resource, config=None):
+    return TfidfIntentClassifier.load(config or {}, storage, resource, context)
 
 
 def model_file(storage, resource):
@@ -126,3 +132,78 @@ def test_broken_model_file_is_an_error_naming_the_file(storage, context, breakag
     message = str(error.value)
     assert str(path) in message and "resource 'tfidf'" in message and problem in message
     assert "make train" in message
+
+
+def test_classifier_reads_the_normalised_text_when_there_is_one(storage, context):
+    assert classifier_text(Message(data={TEXT: "cryo?"})) == "cryo?"
+    assert classifier_text(Message(data={TEXT: "cryo?", NORMALISED_TEXT: "cryotherapy?"})) == (
+        "cryotherapy?"
+    )
+    component = train(storage, context, Resource("tfidf"))
+    # The text says goodbye; the normalised text, which the classifier must read, asks the price.
+    message = Message(data={TEXT: "bye", NORMALISED_TEXT: "how much does it cost"})
+    component.process([message])
+    assert message.get(INTENT)["name"] == "ask_cost"
+    # And it learns from the normalised text: here every greeting is normalised to a price
+    # question, so a price question comes out as a greeting.
+    component = TfidfIntentClassifier.create({}, storage, Resource("normalised"), context)
+    messages = [
+        Message(data={TEXT: t, INTENT: i, **({NORMALISED_TEXT: "how much does it cost"}
+                                             if i == "greet" else {})})
+        for i, ts in EXAMPLES.items() for t in ts
+    ]
+    component.train(TrainingData(training_examples=messages))
+    assert classify(component, "how much does it cost").get(INTENT)["name"] == "greet"
+
+
+def test_sentence_vectors_are_unit_length_averages_of_the_token_vectors():
+    vectors = word_vectors.load()
+    texts = ["how much does it cost", "hello", ""]
+    rows = word_vectors.sentence_vectors(texts)
+    assert rows.shape == (3, vectors.dim) and rows.dtype == np.float32
+    ids = vectors.tokenizer.encode("how much does it cost", add_special_tokens=False).ids
+    mean = vectors.embedding[ids].mean(axis=0)
+    assert np.allclose(rows[0], mean / np.linalg.norm(mean), atol=1e-6)
+    assert np.isclose(np.linalg.norm(rows[1]), 1.0, atol=1e-6)
+    assert not rows[2].any()  # no tokens: a zero vector, not NaN
+    # Padding does not change a text's vector: alone or batched with a longer text, the same.
+    assert np.allclose(word_vectors.sentence_vectors(["hello"])[0], rows[1], atol=1e-6)
+
+
+def test_missing_word_vector_files_are_an_error_naming_the_file(tmp_path):
+    with pytest.raises(word_vectors.WordVectorsUnavailable) as error:
+        word_vectors.WordVectors.from_directory(tmp_path)
+    assert str(tmp_path / word_vectors.WEIGHTS) in str(error.value)
+    assert "wordllama==0.4.0.post1" in str(error.value)
+
+
+@pytest.mark.parametrize("intents", [["ask_cost", "greet"], ["ask_cost", "greet", "goodbye"]])
+def test_word_vectors_widen_the_features_and_round_trip(storage, context, intents):
+    config = {"word_vectors": True, "vector_weight": 2.0}
+    plain = TfidfIntentClassifier.create({}, storage, Resource("plain"), context)
+    dense = TfidfIntentClassifier.create(config, storage, Resource("dense"), context)
+    training = [Message(data={TEXT: t, INTENT: i}) for i in intents for t in EXAMPLES[i]]
+    for component in (plain, dense):
+        component.train(TrainingData(training_examples=training))
+    width = plain._model.steps[-1][1].coef_.shape[1]
+    assert dense._model.steps[-1][1].coef_.shape[1] == width + word_vectors.load().dim
+
+    texts = ["how much is it", "hello", "", "price?? hi"]
+    trained = dense._probabilities(texts)
+    loaded = load(storage, context, Resource("dense"), config)
+    assert np.array_equal(loaded._probabilities(texts), trained)
+    assert not np.allclose(trained, plain._probabilities(texts))  # the vectors are used
+    # The probabilities are those of the logistic regression on the widened features.
+    union, classifier = dense._model.steps[0][1], dense._model.steps[-1][1]
+    features = hstack([union.transform(texts), 2.0 * word_vectors.sentence_vectors(texts)])
+    assert np.allclose(trained, classifier.predict_proba(features), rtol=1e-9, atol=1e-12)
+    message = classify(loaded, "how much is it")
+    assert message.get(INTENT)["name"] == "ask_cost"
+
+
+def test_loading_with_a_different_word_vectors_setting_is_an_error(storage, context):
+    train(storage, context, Resource("plain"))
+    train(storage, context, Resource("dense"), {"word_vectors": True})
+    for resource, config in [("plain", {"word_vectors": True}), ("dense", {})]:
+        with pytest.raises(UnloadableClassifierError, match="features but would be given"):
+            load(storage, context, Resource(resource), config)
