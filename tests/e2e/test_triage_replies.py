@@ -37,7 +37,9 @@ def test_possible_gets_the_safety_line_first_then_the_answer_without_booking(ser
     reply = chat(servers, new_sender(), "what if I get chest pain during the session?")
     assert reply[0]["text"] == CONTENT.messages["possible_chest_pain"]
     assert reply[0]["custom"] == {"kind": "safety"}
-    assert len(reply) >= 2 and "custom" not in reply[1]
+    # The answer after it is an ordinary curated answer, marked only for the widget's
+    # "was this helpful?" row.
+    assert len(reply) >= 2 and reply[1]["custom"]["kind"] == "answer"
     assert "/book_appointment" not in str(reply)
 
 
