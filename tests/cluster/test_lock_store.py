@@ -37,6 +37,11 @@ from tests.cluster.conftest import visitor
 STOCK = pytest.param("stock", marks=pytest.mark.xfail(
     strict=True, reason="Rasa 3.6's RedisLockStore does not serialise a conversation across "
                         "processes (RasaHQ/rasa#9213)"))
+# With real servers the race is timing-dependent: a clean-clone CI run once saw the stock store
+# come through, so there the stock case is expected to fail but may pass.
+STOCK_SERVERS = pytest.param("stock", marks=pytest.mark.xfail(
+    strict=False, reason="Rasa 3.6's RedisLockStore does not serialise a conversation across "
+                         "processes (RasaHQ/rasa#9213); timing-dependent with real servers"))
 OURS = "atomic"
 
 PROCESSES, CONVERSATIONS, ROUNDS, ROUND_TIMEOUT = 3, 4, 25, 10
@@ -322,7 +327,7 @@ def stored_problems(engine, sender: str, sent: int) -> List[str]:
     return problems
 
 
-@pytest.mark.parametrize("replicas", [STOCK, OURS], indirect=True)
+@pytest.mark.parametrize("replicas", [STOCK_SERVERS, OURS], indirect=True)
 def test_simultaneous_messages_to_several_rasa_processes_take_turns(replicas):
     urls, engine = replicas
     started = time.monotonic()
