@@ -22,6 +22,7 @@ from actions.replies import (
     source_line,
     without_booking,
 )
+from clinic.names import ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWER
 
 # Follow-up questions offered as buttons after an answer: its second question first, if any.
 MAX_SUGGESTIONS = 3
@@ -70,7 +71,7 @@ def clinic_details() -> List[Text]:
 
 class ActionAnswerFaq(Action):
     def name(self) -> Text:
-        return "action_answer_faq"
+        return ACTION_ANSWER_FAQ
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -95,24 +96,24 @@ class ActionAnswerFaq(Action):
         # Marked as a curated answer, so the widget offers "Helpful" / "Not helpful" under it.
         dispatcher.utter_message(text="\n\n".join(parts), buttons=buttons,
                                  json_message={"kind": "answer", "answer": intent})
-        return [SlotSet("last_answer", intent)]
+        return [SlotSet(SLOT_LAST_ANSWER, intent)]
 
 
 class ActionTellMeMore(Action):
     def name(self) -> Text:
-        return "action_tell_me_more"
+        return ACTION_TELL_ME_MORE
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        answer = CONTENT.answers.get(tracker.get_slot("last_answer") or "")
+        answer = CONTENT.answers.get(tracker.get_slot(SLOT_LAST_ANSWER) or "")
         if answer is None or answer.more is None:
             dispatcher.utter_message(
                 text=CONTENT.messages["tell_me_more_none"], buttons=[phone_button()]
             )
             return []
         text = f"{answer.more}\n\n{source_line(answer.sources)}"
-        if tracker.get_slot("last_answer") == "emergency":
+        if tracker.get_slot(SLOT_LAST_ANSWER) == "emergency":
             buttons = list(EMERGENCY_BUTTONS)  # still nothing but 911 and 988
         else:
             buttons = intent_buttons(answer.suggestions)

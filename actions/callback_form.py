@@ -15,16 +15,21 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.content import us_phone
 from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
 )
+from clinic.content import us_phone
+from clinic.names import (
+    ACTION_CANCEL_CALLBACK, ACTION_SUBMIT_CALLBACK, ACTION_VALIDATE_CALLBACK_FORM, ASK_ACTIONS,
+    CALLBACK_CANCELLED, CALLBACK_DECLINED, CALLBACK_FORM_SLOTS, CALLBACK_OVER_LIMIT,
+    CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, SLOT_CALLBACK_CONSENT,
+    SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME,
+)
 from visitors.limits import SlidingWindow, admit
 
-FORM_SLOTS = ("callback_name", "callback_phone", "callback_time", "callback_consent")
 # Intents the rules answer instead of the form.
-LEFT_TO_RULES = {"emergency", "stop", "deny", "rate_answer", "explain_verdict"}
+LEFT_TO_RULES = {"emergency", "stop", "deny", INTENT_RATE_ANSWER, INTENT_EXPLAIN_VERDICT}
 # Also left to the rules, when the classifier is at least fairly sure: a name or a time can
 # look like one of these ("Hunter Book" reads as booking), and a real "I want a person",
 # "book an appointment", "bye", "tell me more" or "my back is killing me" comes out far above
@@ -69,11 +74,11 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
         return None
     # Words of time answer the time question even when they read as stop or deny ("now", "no
     # preference", "not before 10am").
-    if slot == "callback_time" and TIME_WORDS.search(text):
+    if slot == SLOT_CALLBACK_TIME and TIME_WORDS.search(text):
         return text
     if name in LEFT_TO_RULES:
         return None
-    if slot == "callback_phone" and len(re.sub(r"\D", "", text)) >= 7:
+    if slot == SLOT_CALLBACK_PHONE and len(re.sub(r"\D", "", text)) >= 7:
         return text  # a number is an answer, whatever the classifier thought of it
     if name in LEFT_TO_RULES_WHEN_SURE and confidence >= THRESHOLDS["form_sure"]:
         return None
@@ -90,12 +95,12 @@ def is_question(text: Text, confidence: float) -> bool:
 
 
 def cleared_form() -> List[Dict[Text, Any]]:
-    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+    return [SlotSet(slot, None) for slot in CALLBACK_FORM_SLOTS]
 
 
 class ValidateCallbackForm(FormValidationAction):
     def name(self) -> Text:
-        return "validate_callback_form"
+        return ACTION_VALIDATE_CALLBACK_FORM
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict):
         # A red flag in an unclear context, mid-form: the safety line first, then the form.
@@ -103,44 +108,44 @@ class ValidateCallbackForm(FormValidationAction):
         return await super().run(dispatcher, tracker, domain)
 
     async def extract_callback_name(self, dispatcher, tracker: Tracker, domain: DomainDict):
-        text = reply_to(tracker, "callback_name")
-        return {"callback_name": text} if text else {}
+        text = reply_to(tracker, SLOT_CALLBACK_NAME)
+        return {SLOT_CALLBACK_NAME: text} if text else {}
 
     async def extract_callback_phone(self, dispatcher, tracker: Tracker, domain: DomainDict):
-        text = reply_to(tracker, "callback_phone")
-        return {"callback_phone": text} if text else {}
+        text = reply_to(tracker, SLOT_CALLBACK_PHONE)
+        return {SLOT_CALLBACK_PHONE: text} if text else {}
 
     async def extract_callback_time(self, dispatcher, tracker: Tracker, domain: DomainDict):
-        text = reply_to(tracker, "callback_time")
-        return {"callback_time": text} if text else {}
+        text = reply_to(tracker, SLOT_CALLBACK_TIME)
+        return {SLOT_CALLBACK_TIME: text} if text else {}
 
     async def extract_callback_consent(self, dispatcher, tracker: Tracker, domain: DomainDict):
-        if tracker.get_slot("requested_slot") != "callback_consent":
+        if tracker.get_slot("requested_slot") != SLOT_CALLBACK_CONSENT:
             return {}
         answers = {"affirm": True, "deny": False}
         intent = latest_intent(tracker)
-        return {"callback_consent": answers[intent]} if intent in answers else {}
+        return {SLOT_CALLBACK_CONSENT: answers[intent]} if intent in answers else {}
 
     def validate_callback_name(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         name = " ".join(str(value).split())
         if 0 < len(name) <= MAX_NAME and re.search(r"[^\W\d_]", name):
-            return {"callback_name": name}
+            return {SLOT_CALLBACK_NAME: name}
         dispatcher.utter_message(text=CONTENT.messages["bad_callback_name"])
-        return {"callback_name": None}
+        return {SLOT_CALLBACK_NAME: None}
 
     def validate_callback_phone(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         phone = us_phone(str(value))
         if phone:
-            return {"callback_phone": phone}
+            return {SLOT_CALLBACK_PHONE: phone}
         dispatcher.utter_message(text=CONTENT.messages["bad_callback_phone"])
-        return {"callback_phone": None}
+        return {SLOT_CALLBACK_PHONE: None}
 
     def validate_callback_time(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         when = " ".join(str(value).split())
         if 0 < len(when) <= MAX_TIME:
-            return {"callback_time": when}
+            return {SLOT_CALLBACK_TIME: when}
         dispatcher.utter_message(text=CONTENT.messages["bad_callback_time"])
-        return {"callback_time": None}
+        return {SLOT_CALLBACK_TIME: None}
 
 
 def ask_action(slot: Text, buttons: Tuple[Dict[Text, Text], ...] = ()) -> Type[Action]:
@@ -148,7 +153,7 @@ def ask_action(slot: Text, buttons: Tuple[Dict[Text, Text], ...] = ()) -> Type[A
 
     class AskAction(Action):
         def name(self) -> Text:
-            return f"action_ask_{slot}"
+            return ASK_ACTIONS[slot]
 
         def run(self, dispatcher, tracker, domain) -> List[Dict[Text, Any]]:
             dispatcher.utter_message(text=CONTENT.messages[f"ask_{slot}"], buttons=list(buttons))
@@ -157,10 +162,10 @@ def ask_action(slot: Text, buttons: Tuple[Dict[Text, Text], ...] = ()) -> Type[A
     return AskAction
 
 
-ActionAskCallbackName = ask_action("callback_name")
-ActionAskCallbackPhone = ask_action("callback_phone")
-ActionAskCallbackTime = ask_action("callback_time")
-ActionAskCallbackConsent = ask_action("callback_consent", YES_NO)
+ActionAskCallbackName = ask_action(SLOT_CALLBACK_NAME)
+ActionAskCallbackPhone = ask_action(SLOT_CALLBACK_PHONE)
+ActionAskCallbackTime = ask_action(SLOT_CALLBACK_TIME)
+ActionAskCallbackConsent = ask_action(SLOT_CALLBACK_CONSENT, YES_NO)
 
 
 def client_of(tracker: Tracker) -> Optional[Text]:
@@ -172,7 +177,7 @@ def client_of(tracker: Tracker) -> Optional[Text]:
 
 
 def within_callback_limits(tracker: Tracker) -> bool:
-    digits = re.sub(r"\D", "", tracker.get_slot("callback_phone") or "")
+    digits = re.sub(r"\D", "", tracker.get_slot(SLOT_CALLBACK_PHONE) or "")
     keys = {
         "sender": tracker.sender_id,
         "client": client_of(tracker),
@@ -186,28 +191,28 @@ class ActionSubmitCallback(Action):
     """Records the outcome as a callback_status event the front desk can search for."""
 
     def name(self) -> Text:
-        return "action_submit_callback"
+        return ACTION_SUBMIT_CALLBACK
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("callback_consent") is True:
+        if tracker.get_slot(SLOT_CALLBACK_CONSENT) is True:
             if not within_callback_limits(tracker):
                 dispatcher.utter_message(text=CONTENT.messages["callback_limit"],
                                          buttons=[phone_button()])
-                return [SlotSet("callback_status", "over_limit")] + cleared_form()
+                return [SlotSet(SLOT_CALLBACK_STATUS, CALLBACK_OVER_LIMIT)] + cleared_form()
             dispatcher.utter_message(text=CONTENT.messages["callback_saved"])
-            return [SlotSet("callback_status", "submitted")] + cleared_form()
+            return [SlotSet(SLOT_CALLBACK_STATUS, CALLBACK_SUBMITTED)] + cleared_form()
         dispatcher.utter_message(text=CONTENT.messages["callback_declined"], buttons=[phone_button()])
-        return [SlotSet("callback_status", "declined")] + cleared_form()
+        return [SlotSet(SLOT_CALLBACK_STATUS, CALLBACK_DECLINED)] + cleared_form()
 
 
 class ActionCancelCallback(Action):
     def name(self) -> Text:
-        return "action_cancel_callback"
+        return ACTION_CANCEL_CALLBACK
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=CONTENT.messages["callback_cancelled"], buttons=[phone_button()])
-        return [SlotSet("callback_status", "cancelled")] + cleared_form()
+        return [SlotSet(SLOT_CALLBACK_STATUS, CALLBACK_CANCELLED)] + cleared_form()

@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.replies import (
     CONTENT, intent_buttons, latest_intent, phone_button, say_safety_line, without_booking,
 )
+from clinic.names import ACTION_CHAT_REPLY, CALLBACK_FORM
 
 # intent -> (message key in answers.yml, whether the phone button goes with it)
 REPLIES = {
@@ -29,7 +30,7 @@ TOPICS = {"greet": GREETING_TOPICS, "affirm": GREETING_TOPICS, "describe_pain": 
 
 class ActionChatReply(Action):
     def name(self) -> Text:
-        return "action_chat_reply"
+        return ACTION_CHAT_REPLY
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -39,7 +40,7 @@ class ActionChatReply(Action):
         key, with_phone = REPLIES.get(intent, ("out_of_scope", True))
         buttons = [phone_button()] if with_phone else []
         # No topic buttons in the middle of the callback request: it asks its question next.
-        if intent in TOPICS and tracker.active_loop_name != "callback_form":
+        if intent in TOPICS and tracker.active_loop_name != CALLBACK_FORM:
             topics = without_booking(TOPICS[intent]) if safety_first else TOPICS[intent]
             buttons = intent_buttons(topics)
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=buttons)

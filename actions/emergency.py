@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import CONTENT, TELL_ME_MORE, latest_triage, source_line
+from clinic.names import ACTION_EMERGENCY, SLOT_LAST_ANSWER
 
 CALL_911 = {"title": "Call 911", "type": "web_url", "url": "tel:911"}
 CALL_988 = {"title": "Call or text 988", "type": "web_url", "url": "tel:988"}
@@ -16,7 +17,7 @@ EMERGENCY_BUTTONS = (CALL_911, CALL_988)
 
 class ActionEmergency(Action):
     def name(self) -> Text:
-        return "action_emergency"
+        return ACTION_EMERGENCY
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -34,4 +35,4 @@ class ActionEmergency(Action):
         # "tell me more" shows which symptoms need emergency care (never an earlier answer).
         dispatcher.utter_message(text=text, buttons=buttons, json_message={"kind": "emergency"})
         dispatcher.utter_message(text=source_line(answer.sources), buttons=[dict(TELL_ME_MORE)])
-        return [SlotSet("last_answer", "emergency")]
+        return [SlotSet(SLOT_LAST_ANSWER, "emergency")]

@@ -15,6 +15,7 @@ from actions.replies import (
     CONTENT, intent_buttons, intent_title, latest_intent, latest_triage, phone_button,
     say_safety_line,
 )
+from clinic.names import ACTION_FALLBACK
 
 # What "nothing fits" offers instead: never booking (the message may be about an emergency we
 # did not recognise; the reply carries 911 and 988).
@@ -36,7 +37,7 @@ def close_guesses(ranking: List[Dict[Text, Any]],
 
 class ActionFallback(Action):
     def name(self) -> Text:
-        return "action_fallback"
+        return ACTION_FALLBACK
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]

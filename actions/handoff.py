@@ -11,11 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.callback_form import cleared_form
 from actions.replies import CONTENT, YES_NO, latest_intent, phone_button, say_safety_line
+from clinic.names import ACTION_HANDOFF, CALLBACK_CANCELLED, CALLBACK_FORM, SLOT_CALLBACK_STATUS
 
 
 class ActionHandoff(Action):
     def name(self) -> Text:
-        return "action_handoff"
+        return ACTION_HANDOFF
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -26,10 +27,10 @@ class ActionHandoff(Action):
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
         if safety_first:
             return []  # no callback pitch to someone who may need the emergency room
-        if tracker.active_loop_name != "callback_form":
+        if tracker.active_loop_name != CALLBACK_FORM:
             dispatcher.utter_message(text=CONTENT.messages["offer_callback"], buttons=list(YES_NO))
             return []
         if booking:
             return []  # the callback request asks its question again
         dispatcher.utter_message(text=CONTENT.messages["callback_stopped"])
-        return [SlotSet("callback_status", "cancelled")] + cleared_form()
+        return [SlotSet(SLOT_CALLBACK_STATUS, CALLBACK_CANCELLED)] + cleared_form()

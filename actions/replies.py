@@ -2,7 +2,7 @@
 (phone button, question buttons, source lines, the triage safety line)."""
 from typing import Any, Dict, Iterable, List, Optional, Text
 
-from actions.content import Source, load_or_exit
+from clinic.content import Source, load_or_exit
 
 CONTENT = load_or_exit()
 CLINIC = CONTENT.clinic

@@ -16,15 +16,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import CONTENT, QUESTION_INTENTS, latest_entities, latest_intent, phone_button
-
-# The two reasons offered after "not helpful"; their button labels are messages in answers.yml.
-REASONS = ("not_what_i_asked", "did_not_answer")
+from clinic.names import (
+    ACTION_RECORD_VERDICT, HELPFUL, INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, NOT_HELPFUL,
+    SLOT_ANSWER_VERDICT, SLOT_LAST_ANSWER, VERDICT_REASONS,
+)
 
 
 def reason_button(answer: Text, reason: Text) -> Dict[Text, Text]:
     entities = json.dumps({"answer": answer, "reason": reason}, separators=(",", ":"))
     return {"title": CONTENT.messages[f"verdict_reason_{reason}"],
-            "payload": f"/explain_verdict{entities}"}
+            "payload": f"/{INTENT_EXPLAIN_VERDICT}{entities}"}
 
 
 def recorded_since_answer(tracker: Tracker, answer: Text) -> Optional[List[Text]]:
@@ -34,9 +35,10 @@ def recorded_since_answer(tracker: Tracker, answer: Text) -> Optional[List[Text]
     for event in tracker.events:
         if event.get("event") != "slot":
             continue
-        if event.get("name") == "last_answer" and event.get("value") == answer:
+        if event.get("name") == SLOT_LAST_ANSWER and event.get("value") == answer:
             recorded = []
-        elif event.get("name") == "answer_verdict" and recorded is not None and event.get("value"):
+        elif (event.get("name") == SLOT_ANSWER_VERDICT and recorded is not None
+              and event.get("value")):
             if str(event["value"]).startswith(f"{answer}:"):
                 recorded.append(event["value"])
     return recorded
@@ -49,34 +51,34 @@ def accepted(tracker: Tracker, intent: Text, answer: Text, value: Text) -> Optio
     recorded = recorded_since_answer(tracker, answer)
     if recorded is None:
         return None
-    if intent == "rate_answer":
+    if intent == INTENT_RATE_ANSWER:
         return None if recorded else f"{answer}:{value}"
-    if recorded == [f"{answer}:not_helpful"]:
-        return f"{answer}:not_helpful:{value}"
+    if recorded == [f"{answer}:{NOT_HELPFUL}"]:
+        return f"{answer}:{NOT_HELPFUL}:{value}"
     return None
 
 
 class ActionRecordVerdict(Action):
     def name(self) -> Text:
-        return "action_record_verdict"
+        return ACTION_RECORD_VERDICT
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = latest_intent(tracker)
         answer = next(iter(latest_entities(tracker, "answer")), "")
-        kind = "verdict" if intent == "rate_answer" else "reason"
+        kind = "verdict" if intent == INTENT_RATE_ANSWER else "reason"
         value = accepted(tracker, intent, answer, next(iter(latest_entities(tracker, kind)), ""))
         if value is None:
             dispatcher.utter_message(text=CONTENT.messages["verdict_not_recorded"])
             return []
-        if value.endswith(":helpful"):
+        if value.endswith(f":{HELPFUL}"):
             dispatcher.utter_message(text=CONTENT.messages["verdict_thanks"])
-        elif value.endswith(":not_helpful"):
-            buttons = [reason_button(answer, reason) for reason in REASONS]
+        elif value.endswith(f":{NOT_HELPFUL}"):
+            buttons = [reason_button(answer, reason) for reason in VERDICT_REASONS]
             dispatcher.utter_message(text=CONTENT.messages["verdict_ask_reason"],
                                      buttons=buttons + [phone_button()])
         else:
             dispatcher.utter_message(text=CONTENT.messages["verdict_reason_thanks"],
                                      buttons=[phone_button()])
-        return [SlotSet("answer_verdict", value)]
+        return [SlotSet(SLOT_ANSWER_VERDICT, value)]

@@ -27,8 +27,8 @@ from typing import Callable, Dict, List
 
 import requests
 
-from actions.content import load_content
 from bench.conversations import OURS
+from clinic.content import load_content
 from scripts.serve import LOAD_TEST, Servers, free_port
 
 # Visitors are paced so that their messages span the whole fault timeline (about 50 s full,

@@ -13,7 +13,7 @@ from typing import Dict, List
 
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from scripts.nlu_eval import ROOT, read_examples
 
 PAIN_STATEMENTS = ROOT / "tests" / "nlu" / "pain_statements.yml"

@@ -17,8 +17,10 @@ Same address and reply format as Rasa's own (POST /webhooks/rest/webhook with
 
 Settings (environment): WEB_ORIGIN (comma-separated origins allowed to post; requests with no
 Origin header, such as curl, are allowed), CHAT_TRUSTED_PROXIES (addresses whose
-X-Forwarded-For is believed), and in credentials.yml reply_timeout, max_message_chars,
-messages_per_minute_per_sender and messages_per_minute_per_address.
+X-Forwarded-For is believed), CHAT_LIMITS_STORE (`memory`, the default, for one process;
+`redis` when several replicas must count a visitor alike: REDIS_HOST, REDIS_PORT,
+REDIS_PASSWORD and CHAT_LIMITS_REDIS_DB, default 2), and in credentials.yml reply_timeout,
+max_message_chars, messages_per_minute_per_sender and messages_per_minute_per_address.
 """
 import asyncio
 import hashlib
@@ -39,10 +41,11 @@ from sanic.response import HTTPResponse
 
 import yaml
 
-from actions.content import load_or_exit
+from clinic.content import load_or_exit
+from clinic.names import INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, VERDICT_REASONS, VERDICTS
 from stores.spooling_sql import SpoolingSQLTrackerStore, turn_was_not_saved
 from visitors.address import client_address, parse_trusted
-from visitors.limits import SlidingWindow, admit
+from visitors.limits import LocalLimits, SharedLimits, redis_from_environment, shared_key
 
 logger = logging.getLogger(__name__)
 DOMAIN = Path(__file__).resolve().parents[1] / "domain.yml"
@@ -56,8 +59,8 @@ PAYLOAD = re.compile(r"/([a-z_]+)(\{.{0,300}\})?")
 # verdicts.py). Every value must be one of these (the answer: a word of lower-case letters and
 # underscores, checked against the answers by the action).
 PAYLOAD_ENTITIES = {
-    "rate_answer": {"answer": None, "verdict": {"helpful", "not_helpful"}},
-    "explain_verdict": {"answer": None, "reason": {"not_what_i_asked", "did_not_answer"}},
+    INTENT_RATE_ANSWER: {"answer": None, "verdict": set(VERDICTS)},
+    INTENT_EXPLAIN_VERDICT: {"answer": None, "reason": set(VERDICT_REASONS)},
 }
 INTENT_NAME = re.compile(r"[a-z_]{1,60}")
 # Intents a visitor may trigger directly with a button payload: an emergency is decided by the
@@ -145,10 +148,20 @@ class ClinicRestInput(InputChannel):
                                 os.environ.get("WEB_ORIGIN", "").split(",") if o.strip()}
         self.proxies = parse_trusted(os.environ.get("CHAT_TRUSTED_PROXIES"),
                                      "CHAT_TRUSTED_PROXIES")
-        self.per_sender = SlidingWindow(per_sender, 60)
-        self.per_address = SlidingWindow(per_address, 60)
-        # Keys the address hash put in the tracker; new each start, so it identifies nobody.
-        self.address_key = secrets.token_bytes(16)
+        windows = {"sender": (per_sender, 60), "address": (per_address, 60)}
+        # The address key makes the address hash put in the tracker: random, so it identifies
+        # nobody; shared by the replicas of a cluster, so they count a visitor alike.
+        limits_store = os.environ.get("CHAT_LIMITS_STORE") or "memory"
+        if limits_store == "redis":
+            client = redis_from_environment(int(os.environ.get("CHAT_LIMITS_REDIS_DB") or 2))
+            self.limits = SharedLimits(client, windows)
+            self.address_key = shared_key(client, "clinic:limits:address-key")
+        elif limits_store == "memory":
+            self.limits = LocalLimits(windows)
+            self.address_key = secrets.token_bytes(16)
+        else:
+            raise ValueError(f"CHAT_LIMITS_STORE must be 'memory' or 'redis', not "
+                             f"{limits_store!r}")
 
     def _reply(self, sender: Text, key: Text) -> List[Dict[Text, Any]]:
         return [
@@ -196,7 +209,7 @@ class ClinicRestInput(InputChannel):
         address = client_address(request.ip, request.headers.getall("x-forwarded-for", []),
                                  self.proxies)
         client = hmac.new(self.address_key, address.encode(), hashlib.sha256).hexdigest()[:16]
-        if not admit([(self.per_address, client), (self.per_sender, sender)]):
+        if not self.limits.admit([("address", client), ("sender", sender)]):
             logger.warning("rest channel: too many messages from one conversation or address")
             return response.json(self._reply(sender, "rate_limited"), 429)
 

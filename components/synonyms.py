@@ -21,7 +21,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.content import CONTENT_DIR, ContentError
+from clinic.content import CONTENT_DIR, ContentError
 
 NORMALISED_TEXT = "normalised_text"
 TABLE_FILE = "synonyms.json"

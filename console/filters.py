@@ -6,7 +6,8 @@ from datetime import date, datetime, time as clock, timedelta, timezone
 from typing import Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-BADGES = ("callback", "handoff", "unanswered", "emergency", "possible")
+from clinic.names import BADGES
+
 PAGE_SIZE = 50
 MAX_PAGE = 100000
 MAX_QUERY = 200

@@ -25,6 +25,11 @@ from typing import Any, Dict, Iterable, List, Optional
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from clinic.names import (
+    ACTION_FALLBACK, BADGE_ACTIONS, CALLBACK_FORM, CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT,
+    INTENT_RATE_ANSWER, NOT_HELPFUL, SLOT_ANSWER_VERDICT, SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE,
+    SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME, VERDICTS, is_rollover,
+)
 from console.db import (
     DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state,
     messages, notification_state, notifications, verdicts,
@@ -34,19 +39,17 @@ BATCH = 5000
 # Events another transaction may still commit below a newer id (PostgreSQL sequences with several
 # Rasa workers): an id gap younger than this stops the run, the next run looks again.
 GAP_GRACE_SECONDS = 30
-CALLBACK_SLOTS = ("callback_name", "callback_phone", "callback_time")
+CALLBACK_SLOTS = (SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_TIME)
 # Replies to the bot, not questions: never "the question that led to" a callback request, nor
 # a conversation's first question while a real one follows.
 # A visitor's verdict on an answer, and the reason for "not helpful" (button presses).
-VERDICT_INTENTS = {"rate_answer", "explain_verdict"}
+VERDICT_INTENTS = {INTENT_RATE_ANSWER, INTENT_EXPLAIN_VERDICT}
 HELPER_INTENTS = {"affirm", "deny", "stop", "tell_me_more"} | VERDICT_INTENTS
 FILLER_INTENTS = HELPER_INTENTS | {"greet", "goodbye", "thank"}
-BADGE_ACTIONS = {"action_emergency": "emergency", "action_handoff": "handoff",
-                 "action_fallback": "unanswered"}
 TRIAGE_LEVELS = ("emergency", "possible", "none")
-VERDICT_SLOT = "answer_verdict"
 # "<answer>:<verdict>" or "<answer>:not_helpful:<reason>", as actions/verdicts.py records them.
-VERDICT_VALUE = re.compile(r"([A-Za-z0-9_.\-]{1,100}):(helpful|not_helpful)(?::([a-z0-9_]{1,60}))?")
+VERDICT_VALUE = re.compile(r"([A-Za-z0-9_.\-]{1,100}):(%s)(?::([a-z0-9_]{1,60}))?"
+                           % "|".join(VERDICTS))
 PARSED_TYPES = ("user", "bot", "slot")
 
 
@@ -73,7 +76,7 @@ def verdict_of(value: Any) -> Optional[Dict[str, Any]]:
     """{"answer", "verdict", "reason"} of an answer_verdict slot value, or None if it is not
     one (reason None: the verdict itself, not yet a reason)."""
     match = VERDICT_VALUE.fullmatch(value) if isinstance(value, str) else None
-    if match is None or (match.group(3) and match.group(2) != "not_helpful"):
+    if match is None or (match.group(3) and match.group(2) != NOT_HELPFUL):
         return None
     return {"answer": match.group(1), "verdict": match.group(2), "reason": match.group(3)}
 
@@ -111,10 +114,12 @@ class Batch:
         return row
 
     def apply(self, event: Any) -> None:
+        data = json.loads(event.data) if event.data else {}
+        if is_rollover(data):
+            return  # a long conversation restated for the bot: nothing new happened
         conv = self.conversation(event.sender_id, event.timestamp or 0.0)
         conv["last_at"] = max(conv["last_at"], event.timestamp or 0.0)
         state = conv["state"]
-        data = json.loads(event.data) if event.data else {}
         kind = event.type_name
         if kind == "user":
             self._user(conv, state, event, data)
@@ -129,12 +134,12 @@ class Batch:
                 self.notices.append({"kind": "emergency", "event_id": event.id,
                                      "event_at": event.timestamp or 0.0})
             conv[badge] = True
-            if event.action_name == "action_fallback" and state["last_user"] is not None:
+            if event.action_name == ACTION_FALLBACK and state["last_user"] is not None:
                 self._mark_unanswered(state["last_user"])
         elif kind == "slot":
             self._slot(conv, state, event, data)
         elif kind == "active_loop":
-            starting = event.action_name == "callback_form"
+            starting = event.action_name == CALLBACK_FORM
             if starting and not state["in_form"]:
                 state["form_question"] = state["question"]
             state["in_form"] = starting
@@ -178,7 +183,7 @@ class Batch:
         if earlier is None:
             self.verdicts[event.id] = dict(found, id=event.id, sender_id=event.sender_id,
                                            at=event.timestamp or 0.0)
-            if found["verdict"] == "not_helpful":
+            if found["verdict"] == NOT_HELPFUL:
                 unhelpful[found["answer"]] = event.id
             else:
                 unhelpful.pop(found["answer"], None)
@@ -186,7 +191,7 @@ class Batch:
             self.verdicts[earlier]["reason"] = found["reason"]
         else:
             self.reasons.append({"key": earlier, "new_reason": found["reason"]})
-        if found["verdict"] == "not_helpful":
+        if found["verdict"] == NOT_HELPFUL:
             conv["not_helpful"] = True
 
     def _mark_unanswered(self, event_id: int) -> None:
@@ -199,15 +204,15 @@ class Batch:
         name, value = data.get("name"), data.get("value")
         if name in CALLBACK_SLOTS and value is not None:
             state["slots"][name] = str(value)
-        elif name == VERDICT_SLOT:
+        elif name == SLOT_ANSWER_VERDICT:
             self._verdict(conv, state, event, value)
-        elif name == "callback_status" and value == "submitted":
+        elif name == SLOT_CALLBACK_STATUS and value == CALLBACK_SUBMITTED:
             conv["callback"] = True
             slots = state["slots"]
             self.callbacks.append({
                 "id": event.id, "sender_id": event.sender_id, "requested_at": event.timestamp,
-                "name": slots.get("callback_name"), "phone": slots.get("callback_phone"),
-                "preferred_time": slots.get("callback_time"), "question": state["form_question"],
+                "name": slots.get(SLOT_CALLBACK_NAME), "phone": slots.get(SLOT_CALLBACK_PHONE),
+                "preferred_time": slots.get(SLOT_CALLBACK_TIME), "question": state["form_question"],
             })
             self.notices.append({"kind": "callback", "event_id": event.id,
                                  "event_at": event.timestamp or 0.0})

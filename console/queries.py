@@ -7,12 +7,13 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import Integer, and_, column, desc, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic.names import BADGE_ACTIONS, BADGES, SLOT_CALLBACK_STATUS, is_rollover
 from console.db import (
     Databases, audit, callback_marks, callbacks, conversation_intents, conversations, events,
     labels, messages, reviews,
 )
-from console.filters import AUTO_LABELS, BADGES, PAGE_SIZE, Filters
-from console.indexer import BADGE_ACTIONS, triage_of, visible_text
+from console.filters import AUTO_LABELS, PAGE_SIZE, Filters
+from console.indexer import triage_of, visible_text
 from console.masking import mask
 
 TRANSCRIPT_TYPES = ("user", "bot", "action", "slot", "session_started")
@@ -334,13 +335,15 @@ def transcript(dbs: Databases, sender_id: str) -> List[Dict[str, Any]]:
 def _turn(row, buttons: Dict[str, str]) -> Optional[Dict[str, Any]]:
     """One bubble or marker; `buttons` carries the last bot buttons (payload -> title) along."""
     base = {"id": row.id, "timestamp": row.timestamp}
+    data = json.loads(row.data or "{}")
+    if is_rollover(data):
+        return None  # a long conversation restated for the bot (stores/session_rollover.py)
     if row.type_name == "action":
         if row.action_name in BADGE_ACTIONS:
             return dict(base, kind="event", text=BADGE_LABELS[BADGE_ACTIONS[row.action_name]])
         return None
     if row.type_name == "session_started":
         return dict(base, kind="event", text="New session")
-    data = json.loads(row.data or "{}")
     if row.type_name == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
         text = visible_text(str(data.get("text") or ""), buttons)
@@ -354,7 +357,7 @@ def _turn(row, buttons: Dict[str, str]) -> Optional[Dict[str, Any]]:
         buttons.update({b["payload"]: str(b.get("title", "")) for b in shown if b.get("payload")})
         return dict(base, kind="bot", text=data.get("text") or "",
                     buttons=[str(b.get("title", "")) for b in shown])
-    if row.type_name == "slot" and data.get("name") == "callback_status" and data.get("value"):
+    if row.type_name == "slot" and data.get("name") == SLOT_CALLBACK_STATUS and data.get("value"):
         return dict(base, kind="event", text=f"Callback request {data['value']}")
     return None
 

@@ -5,10 +5,11 @@ from typing import Any, Dict
 from jinja2 import Environment, FileSystemLoader
 from sanic import response
 
+from clinic.names import BADGES
 from console import incidents, notify
 from console.exports import to_json
 from console.charts import reason_text
-from console.filters import AUTO_LABELS, BADGES, local_time
+from console.filters import AUTO_LABELS, local_time
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

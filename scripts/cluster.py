@@ -26,14 +26,15 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from scripts.serve import ROOT, Servers, exit_on_signal, stop, supervise, wait_until_up
+from scripts.serve import (
+    ROOT, Servers, exit_on_signal, run_supervised, stop, supervise, wait_until_up,
+)
 
 ENDPOINTS = ROOT / "deploy" / "endpoints.yml"
 DB_NAME = DB_USER = "clinic"
@@ -238,6 +239,10 @@ http {{
   fastcgi_temp_path {dir}/fastcgi;
   uwsgi_temp_path {dir}/uwsgi;
   scgi_temp_path {dir}/scgi;
+{http}}}
+"""
+# The cluster's front: the chat webhook, spread over the replicas.
+CHAT_PROXY = """\
   # A chat message needs a few kB (the Rasa servers refuse more than 64 kB anyway); bodies and
   # replies stay in memory.
   client_max_body_size 64k;
@@ -268,8 +273,15 @@ http {{
     }}
     location / {{ return 404; }}
   }}
-}}
 """
+
+
+def nginx_conf(workdir: Path, http: str, user: str = "") -> str:
+    """The configuration of an nginx of our own, run in the foreground (`nginx -p workdir -c
+    ...`): its pid, error log and temporary files under `workdir`, no access log; `http` is the
+    inside of its http block (upstreams, servers), `user` a `user ...;` line or nothing. The
+    cluster's front and the console's proxy test (tests/console/test_console_proxy.py) use it."""
+    return NGINX_CONF.format(dir=workdir, user=user, http=http)
 
 
 @dataclass
@@ -285,8 +297,8 @@ class Nginx:
         # As root, the workers run as nobody; they touch no file (bodies stay in memory).
         user = "user nobody nogroup;" if os.geteuid() == 0 else ""
         conf = self.workdir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self.workdir, user=user, servers=servers,
-                                          listen=self.listen), encoding="utf-8")
+        http = CHAT_PROXY.format(servers=servers, listen=self.listen)
+        conf.write_text(nginx_conf(self.workdir, http, user), encoding="utf-8")
         return conf
 
     def start(self, timeout: float = 30) -> None:
@@ -387,6 +399,7 @@ class Cluster:
             "SQL_POOL_SIZE": str(self.pool_size), "SQL_MAX_OVERFLOW": str(self.max_overflow),
             "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis_port),
             "REDIS_PASSWORD": self.redis.password,
+            "CHAT_LIMITS_STORE": "redis",  # the replicas count each visitor together
             "ACTION_SERVER_URL": f"http://127.0.0.1:{self.action_port}/webhook",
             # Every visitor reaches the replicas through nginx on loopback: believe its
             # X-Forwarded-For, so the per-address limits count visitors, not nginx.
@@ -505,7 +518,7 @@ class Cluster:
 
 def main() -> None:
     """Serves until Ctrl-C or SIGTERM (as scripts/serve.main: a signal handler is in place
-    before the first process starts, and `finally` stops them all)."""
+    before the first process starts, and scripts/serve.run_supervised stops them all)."""
     signal.signal(signal.SIGTERM, exit_on_signal)
     signal.signal(signal.SIGINT, exit_on_signal)
     os.umask(0o077)
@@ -516,7 +529,8 @@ def main() -> None:
     token_file = cluster.var / "api-token"
     token_file.write_text(cluster.api_token + "\n", encoding="utf-8")
     token_file.chmod(0o600)
-    try:
+
+    def start() -> None:
         cluster.start(log=lambda line: print(line, flush=True))
         print(
             f"Ready. Chat at http://{cluster.nginx.listen}/webhooks/rest/webhook (nginx, "
@@ -527,14 +541,8 @@ def main() -> None:
             f"{DB_NAME} (password in {cluster.dir}/tracker-db-password).\n"
             f"Logs: {cluster.logs}/ and {cluster.dir}/rasa-N/rasa.log. Press Ctrl-C to stop.",
             flush=True)
-        cluster.supervise()
-    except RuntimeError as error:
-        print(f"Stopping: {error}. See the logs in {cluster.logs}/.", file=sys.stderr)
-        sys.exit(1)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        cluster.stop()
+
+    run_supervised(cluster, start, cluster.logs)
 
 
 if __name__ == "__main__":

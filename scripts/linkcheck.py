@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from actions.content import CONTENT_DIR, ContentError, load_content, read_fact_urls
+from clinic.content import CONTENT_DIR, ContentError, load_content, read_fact_urls
 
 USER_AGENT = "Mozilla/5.0 (compatible; clinic-assistant-linkcheck/1.0)"
 

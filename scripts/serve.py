@@ -293,8 +293,28 @@ def supervise(servers: Dict[str, Tuple[Callable[[], Optional[subprocess.Popen]],
 
 
 def exit_on_signal(signum: int, frame: object) -> None:
-    """SIGTERM (and SIGINT) end main() through its `finally`, which stops the servers."""
+    """SIGTERM (and SIGINT) end main() through run_supervised's `finally`, which stops the
+    servers."""
     raise SystemExit(128 + signum)
+
+
+def run_supervised(servers: Any, start: Callable[[], None], logs: Path) -> None:
+    """The rest of a launcher's main() (this one's and scripts/cluster.py's), once exit_on_signal
+    handles SIGTERM and SIGINT: start() starts the servers, then servers.supervise() runs until a
+    signal ends the process; a server that keeps exiting (RuntimeError) ends it with code 1,
+    pointing at the logs. Whatever happens, servers.stop() stops every server."""
+    try:
+        start()
+        servers.supervise()
+    except RuntimeError as error:
+        print(f"Stopping: {error}. See the logs in {logs}/.", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short (stop() kills a server
+        # that does not stop within 15 s anyway).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        servers.stop()
 
 
 def main() -> None:
@@ -303,9 +323,9 @@ def main() -> None:
     restarted (Servers.supervise); if one keeps exiting, the launcher exits with code 1.
 
     SIGTERM and SIGINT get a Python handler before the first server starts, so either one,
-    even during start-up, runs the `finally` below and no server is left orphaned. (Blocking
-    them with pthread_sigmask for sigwait would not do: the servers inherit the signal mask
-    and would then ignore the SIGINT that stop() sends them.)"""
+    even during start-up, runs run_supervised's `finally` and no server is left orphaned.
+    (Blocking them with pthread_sigmask for sigwait would not do: the servers inherit the
+    signal mask and would then ignore the SIGINT that stop() sends them.)"""
     signal.signal(signal.SIGTERM, exit_on_signal)
     signal.signal(signal.SIGINT, exit_on_signal)
     os.umask(0o077)  # logs, databases, rendered endpoints: this user only
@@ -331,8 +351,9 @@ def main() -> None:
         web_origin=os.environ.get("WEB_ORIGIN", f"http://localhost:{web_port}"),
         public_rasa_url=os.environ.get("RASA_PUBLIC_URL", f"http://localhost:{rasa_port}"),
     )
-    print(f"Starting the action server on port {servers.action_port} ...", flush=True)
-    try:
+
+    def start() -> None:
+        print(f"Starting the action server on port {servers.action_port} ...", flush=True)
         servers.start_actions()
         print(f"Starting the Rasa server on port {servers.rasa_port} ...", flush=True)
         servers.start_rasa()
@@ -349,16 +370,8 @@ def main() -> None:
             f"Press Ctrl-C to stop.",
             flush=True,
         )
-        servers.supervise()
-    except RuntimeError as error:
-        print(f"Stopping: {error}. See the logs in {var}/.", file=sys.stderr)
-        sys.exit(1)
-    finally:
-        # A second Ctrl-C or SIGTERM must not cut the shutdown short (stop() kills a server
-        # that does not stop within 15 s anyway).
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        servers.stop()
+
+    run_supervised(servers, start, var)
 
 
 if __name__ == "__main__":

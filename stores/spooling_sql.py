@@ -10,7 +10,8 @@ the conversation is lost. This store instead:
 - does its database work in a thread, so one locked or slow database stalls only the turns
   that must wait for it, not the whole server.
 Spool file: the `spool_db` key in endpoints.yml, else TRACKER_SPOOL_DB, else
-<VAR_DIR or var/>/tracker-spool.db, created with mode 600.
+<VAR_DIR or var/>/tracker-spool.db, created with mode 600. It also keeps long conversations
+at a flat cost per message: `session_max_messages` in endpoints.yml (stores/session_rollover.py).
 """
 import asyncio
 import json
@@ -23,13 +24,18 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore
+from sqlalchemy import Index, inspect
+from sqlalchemy.exc import DBAPIError
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from stores import spool_path
+from stores.session_rollover import rollover_events
 
 logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
+SESSION_INDEXES = {"ix_events_sender_session": ("sender_id", "type_name", "timestamp"),
+                   "ix_events_sender_time": ("sender_id", "timestamp")}
 SPOOL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending_turns (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL,
     queued_at REAL NOT NULL, events TEXT NOT NULL, error TEXT NOT NULL);
@@ -95,13 +101,29 @@ class Spool:
 
 
 class SpoolingSQLTrackerStore(SQLTrackerStore):
-    def __init__(self, domain: Any = None, spool_db: Optional[Text] = None, **kwargs: Any) -> None:
+    def __init__(self, domain: Any = None, spool_db: Optional[Text] = None,
+                 session_max_messages: int = 0, **kwargs: Any) -> None:
         super().__init__(domain=domain, **kwargs)
+        self.session_max_messages = int(session_max_messages)
+        self._add_session_indexes()
         self.spool = Spool(Path(spool_db) if spool_db else spool_path())
         self._unsaved: Dict[str, List[Dict[str, Any]]] = {}
         self._write_locks: Dict[str, asyncio.Lock] = {}
         self._retrying: Optional["asyncio.Task[None]"] = None
         self._spool_loaded = False
+
+    def _add_session_indexes(self) -> None:
+        """Rasa finds a conversation's latest session start, then the events since, by
+        sender_id alone: a scan of every event the conversation ever had, on every message.
+        These make both a seek, so a long conversation's old sessions cost nothing."""
+        table = self.SQLEvent.__table__
+        for name, columns in SESSION_INDEXES.items():
+            index = Index(name, *(table.c[column] for column in columns))
+            try:
+                index.create(self.engine, checkfirst=True)
+            except DBAPIError:  # another replica made it at the same moment
+                if name not in {i["name"] for i in inspect(self.engine).get_indexes("events")}:
+                    raise
 
     def waiting(self) -> int:
         """Conversations with turns not yet written (for the health endpoint)."""
@@ -138,6 +160,8 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         self._load_spool()
+        for event in rollover_events(tracker, self.session_max_messages):
+            tracker.update(event)
         sender_id = tracker.sender_id
         events = [event.as_dict() for event in tracker.events]
         async with self._write_lock(sender_id):

@@ -1,8 +1,8 @@
 """The clinic the tests expect: its facts read from clinic.yml in the content folder in use
-(`CLINIC_CONTENT_DIR`, else content/, the same rule as actions.content), so that another clinic
+(`CLINIC_CONTENT_DIR`, else content/, the same rule as clinic.content), so that another clinic
 passes the tests by editing its content files alone (README, "Add a clinic").
 
-The file is read here with PyYAML directly, not through actions.content: a test of the loader
+The file is read here with PyYAML directly, not through clinic.content: a test of the loader
 then compares what the loader made of clinic.yml with the file itself, not with its own output.
 
     from tests.clinic_facts import CLINIC       # module level (parametrize, constants)
@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import yaml
 
-from actions.content import CONTENT_DIR
+from clinic.content import CONTENT_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = ROOT / "content"

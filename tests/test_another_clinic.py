@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from scripts.serve import BIN, ROOT, Servers, free_port, server_env
 from tests.clinic_facts import DEFAULT_CLINIC, DEFAULT_CONTENT, read_clinic
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 from urllib.parse import urlsplit
 
-from actions.content import (
+from clinic.content import (
     CONTENT_DIR,
     Clinic,
     load_clinic,

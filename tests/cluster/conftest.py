@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import List, Optional
 
 import pytest
-import requests
-from requests.adapters import HTTPAdapter
 
 from scripts.serve import BIN, ROOT, free_port, server_env
 
@@ -39,24 +37,6 @@ def pytest_collection_modifyitems(session, config, items):
     mine = [index for index, item in enumerate(items) if "tests/cluster/" in item.nodeid]
     at = mine[-1] + 1 if mine else len(items)
     items[at:at] = stoppers
-
-
-class FromAddress(HTTPAdapter):
-    """Connects from a given loopback address (127.0.0.x): another visitor for the servers."""
-
-    def __init__(self, source: str):
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def visitor(source: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(source))
-    return session
 
 
 def session_processes(sid: int) -> List[str]:

@@ -11,7 +11,8 @@ import requests
 from sqlalchemy import text
 
 from scripts.serve import BIN, ROOT, server_env
-from tests.cluster.conftest import port_open, visitor
+from tests.cluster.conftest import port_open
+from tests.loopback import visitor
 
 QUESTIONS = ["hello", "does cryotherapy hurt?", "how much does it cost?"]
 

@@ -32,7 +32,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.cluster import ENDPOINTS, Redis
 from scripts.serve import LOAD_TEST, Servers, free_port
-from tests.cluster.conftest import visitor
+from tests.loopback import visitor
 
 STOCK = pytest.param("stock", marks=pytest.mark.xfail(
     strict=True, reason="Rasa 3.6's RedisLockStore does not serialise a conversation across "

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from scripts.serve import BIN, LOAD_TEST, ROOT, Servers, free_port, server_env
-from tests.cluster.conftest import visitor
+from tests.loopback import visitor
 
 BEFORE = ["does cryotherapy hurt?", "i want to book an appointment", "yes please",
           "Dana Whitfield"]

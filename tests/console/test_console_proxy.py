@@ -18,52 +18,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
+from scripts.cluster import nginx_conf
 from scripts.serve import BIN, ROOT, free_port, server_env, wait_until_up
 from tests.console.conftest import PASSWORD, console_env, csrf_of, start_console, unique_dir
+from tests.loopback import visitor
 
 NGINX = "/usr/sbin/nginx"
 PROXY = "127.0.0.1"  # nginx connects to the console from here
 ATTACKER, ALICE, BOB = "127.0.0.2", "127.0.0.3", "127.0.0.4"
-
-
-class FromAddress(HTTPAdapter):
-    """Connects from a given local address: a different visitor for nginx."""
-
-    def __init__(self, source: str):
-        self.source = source
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def visitor(source: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", FromAddress(source))
-    return session
-
-
-NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-{user}
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-{servers}
-}}
-"""
+# Inside nginx's http block (scripts/cluster.nginx_conf): one server per console.
 SERVER = """\
   server {{
     listen 127.0.0.1:{port};
@@ -89,7 +53,7 @@ class Nginx:
         # As root, nginx's workers would otherwise switch to "nobody", who cannot use this dir.
         user = "user root;" if os.geteuid() == 0 else ""
         conf = workdir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=workdir, user=user, servers=servers))
+        conf.write_text(nginx_conf(workdir, servers, user))
         self.process = subprocess.Popen(
             [NGINX, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log")],
             stdout=subprocess.DEVNULL, stderr=open(workdir / "nginx.out", "wb"))

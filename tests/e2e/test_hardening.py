@@ -10,7 +10,7 @@ from typing import Set
 import pytest
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from tests.e2e.conftest import chat, new_sender, post, start_servers, texts
 
 CONTENT = load_content()

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from scripts.serve import BIN, ROOT, server_env
 from tests.clinic_facts import CLINIC
 from tests.e2e.conftest import chat, new_sender, start_servers, texts

@@ -5,8 +5,8 @@ import re
 import pytest
 import requests
 
-from actions.content import load_content
 from actions.fallback import close_guesses
+from clinic.content import load_content
 from tests.clinic_facts import CLINIC, DEFAULT_CLINIC
 from tests.e2e.conftest import chat, new_sender, post, slot_values, texts
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from tests.e2e.conftest import chat, new_sender, start_servers, texts
 
 CONTENT = load_content()

@@ -4,7 +4,7 @@ and each level gets its reply: the emergency hard stop (also mid-form, also in S
 988 and the phone number in any language we cannot answer."""
 import requests
 
-from actions.content import load_content
+from clinic.content import load_content
 from tests.e2e.conftest import chat, new_sender, texts
 
 CONTENT = load_content()

@@ -13,14 +13,14 @@ from rasa_sdk.events import SlotSet
 
 import actions
 import actions.answer_faq as answer_faq
-from actions import callback_form
 from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore, body_part_name
 from actions.chat import ActionChatReply
-from actions.content import load_content
 from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
 from actions.replies import CONTENT
+from clinic.content import load_content
+from clinic.names import CALLBACK_FORM_SLOTS
 from tests.clinic_facts import CLINIC
 
 PHONE = CLINIC.phone  # from clinic.yml in the content folder in use (tests/clinic_facts.py)
@@ -296,7 +296,7 @@ def test_asking_for_a_person_in_the_callback_request_gives_the_phone_and_ends_it
         (MESSAGES["handoff"], [PHONE_BUTTON]), (MESSAGES["callback_stopped"], [])]
     assert "not sent" in MESSAGES["callback_stopped"]
     assert events == [SlotSet("callback_status", "cancelled")] + [
-        SlotSet(slot, None) for slot in callback_form.FORM_SLOTS]
+        SlotSet(slot, None) for slot in CALLBACK_FORM_SLOTS]
     assert not any("Zebulon" in m["text"] or "0199" in m["text"] for m in messages)
 
 

@@ -7,7 +7,6 @@ import pytest
 from rasa_sdk.events import SlotSet
 
 from actions.callback_form import (
-    FORM_SLOTS,
     ActionAskCallbackConsent,
     ActionAskCallbackName,
     ActionAskCallbackPhone,
@@ -17,10 +16,11 @@ from actions.callback_form import (
     ValidateCallbackForm,
     is_question,
 )
-from actions import callback_form, content
-from actions.content import us_phone
+from actions import callback_form
 from actions.replies import CONTENT
 from actions.thresholds import THRESHOLDS
+from clinic.content import us_phone
+from clinic.names import CALLBACK_FORM_SLOTS
 from tests.clinic_facts import CLINIC
 
 MESSAGES = CONTENT.messages
@@ -208,12 +208,12 @@ def test_us_phone(text, expected):
 
 
 def test_the_form_uses_the_one_phone_rule():
-    """One US-phone rule for the whole project: actions.content.us_phone, which also checks
+    """One US-phone rule for the whole project: clinic.content.us_phone, which also checks
     the clinic's own number in clinic.yml (test_content.py)."""
-    assert callback_form.us_phone is content.us_phone
+    assert callback_form.us_phone is us_phone
 
 
-CLEARED = [SlotSet(slot, None) for slot in FORM_SLOTS]
+CLEARED = [SlotSet(slot, None) for slot in CALLBACK_FORM_SLOTS]
 FILLED = {"callback_name": NAME, "callback_phone": "(636) 555-0199", "callback_time": TIME}
 
 

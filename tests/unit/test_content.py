@@ -1,4 +1,4 @@
-"""actions.content: the loader and validator of content/answers.yml and content/clinic.yml.
+"""clinic.content: the loader and validator of content/answers.yml and content/clinic.yml.
 Every broken file must fail with a ContentError that names the file and the key."""
 import shutil
 from pathlib import Path
@@ -8,7 +8,7 @@ import yaml
 
 import re
 
-from actions.content import (
+from clinic.content import (
     MESSAGE_KEYS,
     ContentError,
     load_content,

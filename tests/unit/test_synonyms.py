@@ -9,7 +9,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.content import ContentError
+from clinic.content import ContentError
 from components.synonyms import NORMALISED_TEXT, SynonymNormaliser, load_synonyms, normaliser
 
 TABLE = """version: 1

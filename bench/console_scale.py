@@ -1,6 +1,7 @@
-"""Scale measurement for the console (not part of `make test`):
+"""Scale measurement for the console (not part of `make test` nor `make bench`), run from the
+repository root (it drives the console tests' scenarios, tests/console/conftest.py):
 
-    .venv/bin/python -m tests.console.scale --conversations 100000 --out /tmp/console-scale
+    .venv/bin/python -m bench.console_scale --conversations 100000 --out /tmp/console-scale
 
 1. records real conversations: starts the real action and Rasa servers and drives the test
    scenarios (tests/console/conftest.py SCENARIOS) plus a few more over the REST channel;

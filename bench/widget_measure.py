@@ -1,6 +1,7 @@
-"""Figures for the README: the widget's size, and how soon it is ready after a page load.
+"""Figures for the README: the widget's size, and how soon it is ready after a page load. Run
+from the repository root (it starts Chromium as the browser tests do, tests/conftest.py):
 
-    .venv/bin/python -m tests.browser.measure_widget [--loads 20]
+    .venv/bin/python -m bench.widget_measure [--loads 20]
 
 Size: web/widget/clinic-chat.js + clinic-chat.css, raw and gzipped (level 6, a common server
 default). Timing: Chromium loads the demo page from web/serve.py on loopback, each time in a

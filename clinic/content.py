@@ -10,8 +10,8 @@ content. The citation rules it enforces:
 - every such address appears in content/facts.md, the sourced facts the answers may rest on;
 - the sources that back the short `text` are marked `short: true` (at least one per answer),
   and all of them are shown with the short answer; "tell me more" shows every source.
-This module imports nothing from Rasa: the action server and the Rasa server's REST channel both
-use it.
+This module imports nothing from Rasa: the action server, the Rasa server (its REST channel and
+NLU components), the demo page's server and the scripts all use it.
 """
 import os
 import re
