@@ -60,8 +60,9 @@ staff-user: setup  ## a console account: make staff-user STAFF=name
 
 # Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline and the
 # first version's red-flag phrases, in one run (under 15 minutes). `make bench ARGS=--quick`
-# takes a few minutes; ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage.
-bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults)
+# takes a few minutes; ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage,
+# ARGS=--long one conversation of 1,000 messages.
+bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults|--long)
 	@$(BIN)/python -m bench.run $(ARGS)
 
 # Every source address cited by content/answers.yml (and clinic.yml's page addresses) with its

@@ -5,6 +5,8 @@
     .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
     .venv/bin/python -m bench.run --faults [--smoke]  # soak and fault suite (bench/faults.py)
     .venv/bin/python -m bench.run --safety            # triage on the frozen vignettes only
+    .venv/bin/python -m bench.run --long [--smoke]    # one conversation of 1,000 messages
+    .venv/bin/python -m bench.run --cluster [--smoke] # 2 replicas vs 1, faults (bench/cluster.py)
 
 Writes bench/results.json and bench/results.md (or into --out).
 """
@@ -17,9 +19,11 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
-from bench import conversations, faults, flows, load, nlu, safety, starter, training
+from bench import (conversations, faults, flows, load, long_conversation, nlu, safety, starter,
+                   training)
+from bench import cluster as cluster_bench
 from bench.report import markdown
 from scripts.serve import LOAD_TEST, ROOT, Servers, free_port
 
@@ -140,16 +144,19 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_const", dest="mode", const="smoke")
     parser.add_argument("--faults", action="store_true", help="only the soak and fault suite")
     parser.add_argument("--safety", action="store_true", help="only triage on the vignettes")
+    parser.add_argument("--long", action="store_true", help="only one very long conversation")
+    parser.add_argument("--cluster", action="store_true",
+                        help="only the cluster: 2 replicas against 1, and its faults")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
-    if args.faults:
-        run_faults("smoke" if args.mode == "smoke" else "full", args.out)
-        return
+    scale = "smoke" if args.mode == "smoke" else "full"
     if args.safety:
         run_safety(args.out)
-        return
-    results = run(args.mode or "full", args.out)
-    print(report(results))
+    elif args.faults or args.long or args.cluster:
+        part = "faults" if args.faults else "long_conversation" if args.long else "cluster"
+        run_part(part, scale, args.out)
+    else:
+        print(report(run(args.mode or "full", args.out)))
 
 
 def report(results: Dict[str, Any]) -> str:
@@ -158,24 +165,35 @@ def report(results: Dict[str, Any]) -> str:
 
 
 def run_safety(out: Path) -> Dict[str, Any]:
+    return write_part(out, "safety", safety.compare(SAFETY_TEST_SET), safety.markdown)
+
+
+# The parts that start servers of their own, each in a scratch directory under /tmp (as root,
+# the cluster's PostgreSQL runs as the postgres user, which must reach its data there).
+SCRATCH_PARTS = {
+    "faults": (faults.soak, faults.markdown),
+    "long_conversation": (long_conversation.measure, long_conversation.markdown),
+    "cluster": (cluster_bench.measure, cluster_bench.markdown),
+}
+
+
+def run_part(name: str, scale: str, out: Path) -> Dict[str, Any]:
+    measure, render = SCRATCH_PARTS[name]
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as scratch:
+        results = measure(scale, Path(scratch), progress)
+    return write_part(out, name, {"mode": scale, **results}, render)
+
+
+def write_part(out: Path, name: str, results: Dict[str, Any],
+               render: Callable[[Dict[str, Any]], str]) -> Dict[str, Any]:
+    """<name>.json (the figures, dated, with the machine) and <name>.md in `out`; prints the
+    Markdown."""
     results = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-               "machine": machine(), **safety.compare(SAFETY_TEST_SET)}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "safety.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "safety.md").write_text(safety.markdown(results))
-    print(safety.markdown(results))
-    return results
-
-
-def run_faults(scale: str, out: Path) -> Dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench-faults-") as scratch:
-        results = faults.soak(scale, Path(scratch), progress)
-    results = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "mode": scale,
                "machine": machine(), **results}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "faults.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "faults.md").write_text(faults.markdown(results))
-    print(faults.markdown(results))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{name}.md").write_text(render(results))
+    print(render(results))
     return results
 
 

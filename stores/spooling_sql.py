@@ -14,6 +14,7 @@ Spool file: the `spool_db` key in endpoints.yml, else TRACKER_SPOOL_DB, else
 at a flat cost per message: `session_max_messages` in endpoints.yml (stores/session_rollover.py).
 """
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, Iterator, List, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import Index, inspect
@@ -110,6 +111,9 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         self._unsaved: Dict[str, List[Dict[str, Any]]] = {}
         self._write_locks: Dict[str, asyncio.Lock] = {}
         self._retrying: Optional["asyncio.Task[None]"] = None
+        self._restarted: Dict[str, int] = {}
+        # A connection PostgreSQL closed (a restart) is found before use, not by a failed turn.
+        self.engine.pool._pre_ping = True
         self._spool_loaded = False
 
     def _add_session_indexes(self) -> None:
@@ -156,7 +160,27 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         events = self._unsaved.get(sender_id)
         if events is not None:
             return self._tracker(sender_id, events)
-        return await self._in_thread(SQLTrackerStore.retrieve, sender_id)
+        try:
+            tracker = await self._in_thread(SQLTrackerStore.retrieve, sender_id)
+        except Exception:
+            # Rasa's wrapper logs this and goes on with a fresh tracker, whose events
+            # SQLTrackerStore would not write (it writes those past the count already stored);
+            # from now on, until a read succeeds, this conversation's new events are counted here.
+            self._restarted[sender_id] = 0
+            raise
+        self._restarted.pop(sender_id, None)
+        return tracker
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        written = self._restarted.get(tracker.sender_id)
+        if written is None:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, written, None)
+
+    def _written(self, sender_id: str, events: int) -> None:
+        """After a successful write of a tracker with `events` events."""
+        if sender_id in self._restarted:
+            self._restarted[sender_id] = events
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         self._load_spool()
@@ -170,6 +194,7 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
             except Exception as error:  # any database failure: keep the turn, never drop it
                 self._keep(tracker, events, error)
                 return
+            self._written(sender_id, len(events))
             if self._unsaved.pop(sender_id, None) is not None:
                 self._mark_written(sender_id)
 
@@ -222,5 +247,6 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
                     except Exception as error:
                         logger.info("tracker store: still cannot write (%s)", error)
                         break
+                    self._written(sender_id, len(events))
                     del self._unsaved[sender_id]
                     self._mark_written(sender_id)
