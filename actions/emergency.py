@@ -26,11 +26,14 @@ class ActionEmergency(Action):
         triage = latest_triage(tracker)
         self_harm = "self_harm" in (triage.get("flags") or [])
         key = "emergency_self_harm" if self_harm else "emergency"
+        call_911, call_988 = CALL_911, CALL_988
         if triage.get("language") == "es":
             text = CONTENT.messages[f"{key}_es"]
+            call_911 = {**CALL_911, "title": CONTENT.messages["emergency_button_911_es"]}
+            call_988 = {**CALL_988, "title": CONTENT.messages["emergency_button_988_es"]}
         else:
             text = CONTENT.messages[key] if self_harm else answer.text
-        buttons = [CALL_988, CALL_911] if self_harm else [CALL_911, CALL_988]
+        buttons = [call_988, call_911] if self_harm else [call_911, call_988]
         # Short on purpose: the person needs to act, not read. The sources come after, and
         # "tell me more" shows which symptoms need emergency care (never an earlier answer).
         dispatcher.utter_message(text=text, buttons=buttons, json_message={"kind": "emergency"})

@@ -74,6 +74,8 @@ MESSAGE_KEYS = (
     "emergency_self_harm",
     "emergency_es",
     "emergency_self_harm_es",
+    "emergency_button_911_es",
+    "emergency_button_988_es",
     "other_language_es",
     "other_language",
     "possible_unknown",

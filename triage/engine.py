@@ -1,18 +1,29 @@
 """The triage decision for one message: level `emergency`, `possible` or `none`, and the flags.
 
-1. Misspelled words are mapped to the rule words they are closest to (rapidfuzz), so that
-   "incontinance" or "numbnes" still match; a word spaCy's English lemma table knows is left
-   alone.
-2. medspaCy's TargetMatcher finds the red-flag phrases of triage/rules.yml; its ConText (the
-   NegEx/ConText algorithm, with medspaCy's clinical rules plus ours for how visitors write)
-   marks each one negated, historical, hypothetical (including a question about the topic) or
-   about another person.
+1. How visitors write is mapped to how the rules spell it: rules.yml `spellings` ("cant" ->
+   "can't", "rn" -> "right now"), letters typed three times or more once ("sooo"), a Spanish
+   word without its accent to the accented rule word ("perdi" -> "perdí"), and a misspelled
+   word to the rule word it is closest to (rapidfuzz), so that "incontinance" or "numbnes"
+   still match. A word spaCy's English tables know (also with a regular ending), an English
+   stop word ("should" is no "shoulder") and a word of our context phrases are left alone, and
+   a Spanish message gets no fuzzy matching ("nunca" is no "nuca").
+2. medspaCy's TargetMatcher finds the red-flag phrases of triage/rules.yml, and where two
+   words of rules.yml `together` meet within a few words in either order (a loss of feeling
+   and the saddle area: "can't feel anything when I wipe"); its ConText (the NegEx/ConText
+   algorithm, with medspaCy's clinical rules plus ours for how visitors write) marks each one
+   negated, historical, long-standing ("for years"), hypothetical (including a question about
+   the topic), about another person, or present now ("since this morning", "right now",
+   "started today": this outweighs historical, long-standing and hypothetical, also from a
+   short sentence of its own after the finding's, "...? Since yesterday.").
 3. A finding present now is an emergency, except where rules.yml `requires` another finding
    (cancer history counts with pain or weight loss now; another person's cancer or fever only
-   when the message also speaks of them); one in an unclear context is
-   `possible`; a negated one counts for nothing, except self-harm, which is never ignored.
-   medspaCy's own rules are used with one change: a forward negation reaches NEGATION_SCOPE
-   words, as visitors write long run-on sentences.
+   when that finding is theirs too: the nearest person word before it is theirs, "his back",
+   "she says", "my sister ... woke up with back pain", not the writer's "I", "my back"); one in
+   an unclear context is `possible`; a negated one counts for nothing, except self-harm, which
+   is never ignored, and whose thoughts are present however long they have lasted. medspaCy's
+   own rules are used with two changes: a forward negation reaches NEGATION_SCOPE words, as
+   visitors write long run-on sentences, but not a helper (pain...) past a comma ("never
+   hungry, back pain every night").
 4. The statistical scorer (triage/scorer.py) gives a second opinion for phrasing no rule
    lists: where no red-flag phrase matched, above POSSIBLE_SCORE `possible` (the safety line
    first, then the answer); where the rules read a flag as negated, above CONFIRM_SCORE
@@ -25,7 +36,11 @@
    pills counted out for tonight"): where no self-harm phrase matched, above SELF_HARM_SCORE
    an emergency with the flag `self_harm` (so the reply puts 988 first), whatever else the
    rules found; above SELF_HARM_POSSIBLE the flag joins a `possible` or scorer answer.
+   Neither model runs when the rules alone already make an emergency: its opinion could not
+   change the answer.
 """
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
@@ -35,7 +50,11 @@ from medspacy.context import ConText, ConTextRule
 from medspacy.context.context import DEFAULT_RULES_FILEPATH
 from medspacy.target_matcher import TargetMatcher, TargetRule
 from rapidfuzz import fuzz, process
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.lookups import load_lookups
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
 from triage import language, rules as rule_file
 from triage.rules import HELPERS
@@ -66,7 +85,13 @@ NEGATION_SCOPE = 5
 # otherwise swallow the "no" that negates it.
 NEGATION_WORDS = ["no", "not", "n't", "nt", "never", "without", "nope", "neither", "nor",
                   "sin", "nunca", "ni"]
-UNCLEAR = {"HISTORICAL", "HYPOTHETICAL"}
+UNCLEAR = {"HISTORICAL", "CHRONIC", "HYPOTHETICAL"}
+# A sentence of at most this many words holding only a present-now cue ("Since yesterday.")
+# speaks for the findings of the sentence before it.
+PRESENT_FRAGMENT_WORDS = 5
+KNOWN_ENDINGS = ("ing", "ed", "es", "s", "ly")
+CLAUSE_BREAKS = {",", ";", ":", "—", "–"}
+REPEATED_LETTERS = re.compile(r"(\w)\1{2,}")
 
 
 @dataclass
@@ -84,10 +109,13 @@ class Triage:
 class Finding:
     flag: str
     negated: bool
-    unclear: bool  # historical or hypothetical
+    unclear: bool  # historical, long-standing or hypothetical, and no present-now cue
     hypothetical: bool
     historical: bool
     family: bool
+    present: bool = False  # a present-now cue outweighs historical, long-standing, hypothetical
+    owner: Optional[str] = None  # "self" or "other": whose it is, by the nearest person word
+    sentence: int = 0
 
 
 def no_negated_wildcards(pattern: List[Dict]) -> List[Dict]:
@@ -96,16 +124,38 @@ def no_negated_wildcards(pattern: List[Dict]) -> List[Dict]:
             if set(token) == {"OP"} else token for token in pattern]
 
 
+def strip_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word)
+                   if unicodedata.category(c) != "Mn")
+
+
 class Engine:
     def __init__(self, rules_path: Path = rule_file.RULES, scorer: Optional[Scorer] = None):
         self.rules = rule_file.load(rules_path)
         self.nlp = self._pipeline()
+        self._targets = self.nlp.get_pipe("medspacy_target_matcher")
+        self._context = self.nlp.get_pipe("medspacy_context")
+        self._concepts = self._concept_matcher()
         # Sentences are read one at a time: medspaCy's scope windows would cross them.
         self.splitter = spacy.blank("en")
         self.splitter.add_pipe("sentencizer")
-        self._lemmas = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
-        self._lemma_words = {str(value) for value in self._lemmas.values()}
-        self.rule_words = sorted({w for w in self.rules.words if len(w) >= FUZZY_MIN_LENGTH})
+        # The English words spaCy knows (its lemma tables: inflected forms, lemmas, and every
+        # lemma by part of speech, adverbs too), its stop words, and every word of our context
+        # phrases ("nunca", "though"): none of them is a misspelling.
+        lookups = load_lookups("en", ["lemma_lookup", "lemma_index"])
+        lemmas = lookups.get_table("lemma_lookup")
+        index = lookups.get_table("lemma_index")
+        self._known = {str(w) for w in lemmas.keys()} | {str(w) for w in lemmas.values()} \
+            | {str(w) for part in index.keys() for w in index[part]} | set(STOP_WORDS) \
+            | self._context_words()
+        self._words = self.rules.words  # computed once: it walks every pattern
+        self.rule_words = sorted({w for w in self._words if len(w) >= FUZZY_MIN_LENGTH})
+        # A Spanish rule word written without its accent ("perdi", "cancer"): one spelling only.
+        unaccented: Dict[str, Set[str]] = {}
+        for word in self._words:
+            unaccented.setdefault(strip_accents(word), set()).add(word)
+        self._unaccented = {plain: next(iter(words)) for plain, words in unaccented.items()
+                            if len(words) == 1 and plain not in words}
         self.scorer = scorer if scorer is not None else Scorer.trained()
 
     def _pipeline(self) -> spacy.Language:
@@ -122,6 +172,11 @@ class Engine:
         ours = [ConTextRule(p if isinstance(p, str) else f"{category} pattern", category,
                             pattern=None if isinstance(p, str) else p, direction=direction)
                 for category, p, direction in self.rules.context]
+        for rule in ours:
+            if rule.category == "PRESENT":
+                # "my dad had a heart attack in 2015 and since last week I have a cold": a
+                # past phrase between the cue and the finding ends the cue's reach.
+                rule.terminated_by = {"HISTORICAL", "CHRONIC"}
         rules = ConTextRule.from_json(DEFAULT_RULES_FILEPATH) + ours
         for rule in rules:
             # A forward "not", "no" or "sin" reaches a few words, not the rest of a long sentence.
@@ -130,53 +185,172 @@ class Engine:
         context.add(rules)
         return nlp
 
-    def _is_known(self, word: str) -> bool:
-        """An English word spaCy's lemma table knows, as an inflected form or a lemma."""
-        return word in self._lemmas or word in self._lemma_words
+    def _concept_matcher(self) -> Matcher:
+        """One matcher key per rules.yml concept, for `together`."""
+        matcher = Matcher(self.nlp.vocab)
+        for name, phrases in self.rules.concepts.items():
+            single, patterns = [], []
+            for phrase in phrases:
+                if isinstance(phrase, str):
+                    words = [t.lower_ for t in self.nlp.make_doc(phrase)]
+                    if len(words) == 1:
+                        single.append(words[0])
+                    else:
+                        patterns.append([{"LOWER": w} for w in words])
+                else:
+                    patterns.append(phrase)
+            matcher.add(name, ([[{"LOWER": {"IN": single}}]] if single else []) + patterns)
+        return matcher
 
-    def normalise(self, text: str) -> str:
-        """The text with misspelled rule words spelled as in rules.yml."""
+    def _add_together(self, doc: Doc) -> None:
+        """rules.yml `together`: a flag where two concepts meet, in either order, at most
+        `within` words apart with no negation word between them ("my groin is not numb" is no
+        finding); where it overlaps a phrase of `targets`, the longer one wins."""
+        found: Dict[str, List[Tuple[int, int]]] = {}
+        for key, start, end in self._concepts(doc):
+            found.setdefault(self.nlp.vocab.strings[key], []).append((start, end))
+        spans = []
+        for flag, first, second, within in self.rules.together:
+            for a in found.get(first, ()):
+                for b in found.get(second, ()):
+                    for (start, end), (later, last) in ((a, b), (b, a)):
+                        if end <= later <= end + within and not any(
+                                t.lower_ in NEGATION_WORDS for t in doc[end:later]):
+                            spans.append(Span(doc, start, last, label=flag))
+        if spans:
+            doc.ents = filter_spans(list(doc.ents) + spans)
+
+    def _read(self, sentence: str) -> Doc:
+        """One sentence through the target matcher, `together` and ConText."""
+        doc = self._targets(self.nlp.make_doc(sentence))
+        self._add_together(doc)
+        return self._context(doc)
+
+    def _context_words(self) -> Set[str]:
+        found: Set[str] = set()
+        for _, phrase, _ in self.rules.context:
+            if isinstance(phrase, str):
+                found.update(phrase.split())
+            else:
+                for token in phrase:
+                    value = token.get("LOWER")
+                    found.update(value.get("IN", []) if isinstance(value, dict) else [value])
+        return {str(w) for w in found if isinstance(w, str)}
+
+    def _is_known(self, word: str) -> bool:
+        """A word spaCy's English tables know, also with a regular ending ("twinging")."""
+        if word in self._known:
+            return True
+        for ending in KNOWN_ENDINGS:
+            stem = word[:-len(ending)]
+            if word.endswith(ending) and len(stem) >= 3 and (
+                    stem in self._known or stem + "e" in self._known
+                    or (stem[-1] == stem[-2] and stem[:-1] in self._known)):  # "chatting"
+                return True
+        return False
+
+    def normalise(self, text: str, lang: str = "en") -> str:
+        """The text with visitors' spellings and misspelled rule words spelled as in rules.yml.
+        No fuzzy matching in a Spanish message: it took "nunca" for "nuca" and "sobre" for
+        "sore" (badly misspelled English may be detected as another language: it keeps it)."""
         words = []
         for token in self.nlp.make_doc(text):
-            word = token.lower_
-            if (len(word) >= FUZZY_MIN_LENGTH and word.isalpha() and word not in self.rules.words
-                    and not self._is_known(word)):
-                match = process.extractOne(word, self.rule_words, scorer=fuzz.ratio,
-                                           score_cutoff=FUZZY_MIN_SCORE)
-                if match:
-                    word = match[0]
-                    words.append(word + token.whitespace_)
-                    continue
-            words.append(token.text_with_ws)
+            word = self._spelled(token.lower_, fuzzy=lang != "es")
+            words.append(token.text_with_ws if word is None else word + token.whitespace_)
         return "".join(words)
 
-    def findings(self, text: str) -> List[Finding]:
-        found = []
-        sentences = [s.text for s in self.splitter(self.normalise(text)).sents]
-        for span in (e for doc in self.nlp.pipe(sentences) for e in doc.ents):
-            categories = {modifier.category for modifier in span._.modifiers}
-            found.append(Finding(span.label_, negated="NEGATED_EXISTENCE" in categories,
-                                 unclear=bool(categories & UNCLEAR),
-                                 hypothetical="HYPOTHETICAL" in categories,
-                                 historical="HISTORICAL" in categories,
-                                 family="FAMILY" in categories))
+    def _spelled(self, word: str, fuzzy: bool = True) -> Optional[str]:
+        """How the rules spell a word, or None to keep it as written."""
+        if word in self.rules.spellings:
+            return self.rules.spellings[word]
+        if not word.isalpha() or word in self._words:
+            return None
+        squeezed = None
+        if REPEATED_LETTERS.search(word):  # "sooo", "numbbb", "feverrr"
+            once, twice = REPEATED_LETTERS.sub(r"\1", word), REPEATED_LETTERS.sub(r"\1\1", word)
+            for candidate in (once, twice):
+                if candidate in self._words or self._is_known(candidate):
+                    return candidate
+            squeezed = twice
+        plain = strip_accents(word)
+        if plain in self._unaccented:
+            return self._unaccented[plain]
+        word = squeezed or word
+        if fuzzy and len(word) >= FUZZY_MIN_LENGTH and not self._is_known(word):
+            match = process.extractOne(word, self.rule_words, scorer=fuzz.ratio,
+                                       score_cutoff=FUZZY_MIN_SCORE)
+            if match:
+                return match[0]
+        return squeezed
+
+    def findings(self, text: str, lang: str = "en") -> List[Finding]:
+        found: List[Finding] = []
+        sentences = [s.text for s in self.splitter(self.normalise(text, lang)).sents]
+        for index, doc in enumerate(self._read(sentence) for sentence in sentences):
+            if found and not doc.ents and self._only_present_cue(doc):
+                # "Is it the sciatica if I can't lift my foot? Since yesterday."
+                for finding in found:
+                    if finding.sentence == index - 1:
+                        finding.present, finding.unclear = True, False
+            for span in doc.ents:
+                categories = {modifier.category for modifier in span._.modifiers
+                              if not self._other_clause(doc, modifier, span)}
+                present = "PRESENT" in categories
+                found.append(Finding(span.label_, negated="NEGATED_EXISTENCE" in categories,
+                                     unclear=bool(categories & UNCLEAR) and not present,
+                                     hypothetical="HYPOTHETICAL" in categories,
+                                     historical="HISTORICAL" in categories,
+                                     family="FAMILY" in categories, present=present,
+                                     owner=self._owner(doc, span), sentence=index))
         return found
+
+    @staticmethod
+    def _other_clause(doc, modifier, span) -> bool:
+        """A negation before a helper (pain, weight loss...) from across a comma: in "never
+        hungry, back pain every night" the pain is not denied. Red flags keep medspaCy's reach, as
+        visitors list what they don't have ("no numbness, weakness or fever")."""
+        start, end = modifier.modifier_span
+        if span.label_ not in HELPERS or modifier.category != "NEGATED_EXISTENCE" \
+                or end > span.start:
+            return False  # a negation after the finding ("..., nothing new") keeps its reach
+        return any(t.text in CLAUSE_BREAKS for t in doc[end:span.start])
+
+    def _only_present_cue(self, doc) -> bool:
+        words = [t for t in doc if not t.is_punct]
+        if not words or len(words) > PRESENT_FRAGMENT_WORDS:
+            return False
+        cues = [m.modifier_span for m in doc._.context_graph.modifiers if m.category == "PRESENT"]
+        return any(start <= words[0].i and words[-1].i < end for start, end in cues) or (
+            len(cues) == 1 and cues[0][1] - cues[0][0] >= len(words) - 1)
+
+    def _owner(self, doc, span) -> Optional[str]:
+        """Whose finding it is: the nearest person word at or before it in its sentence
+        ("his back", "she says her back hurts", "my sister ... woke up with back pain" are
+        another person's; "I", "my back", "me duele" the writer's), None when no word says."""
+        for token in reversed(doc[:span.end]):
+            word = token.lower_
+            if word in self.rules.words_for_others:  # "he", "her", "my sister", "mi mamá"
+                return "other"
+            if word in self.rules.words_for_self:
+                return "self"
+        return None
 
     def assess(self, text: str) -> Triage:
         result = Triage(language=language.detect(text))
-        findings = self.findings(text)
-        emergency, possible = self._from_rules(findings, self._speaks_of_others(text))
+        findings = self.findings(text, result.language)
+        emergency, possible = self._from_rules(findings)
+        if emergency:
+            # Neither model can change this answer, so neither runs.
+            result.level, result.flags, result.source = "emergency", sorted(emergency), "rules"
+            return result
         flagged = any(f.flag not in HELPERS for f in findings)
-        score = self.scorer.score(text)
         words = len(text.split())
         # Where a self-harm phrase matched, the rules have read it (negated, past...); otherwise
         # the self-harm model speaks for wording no rule lists.
         self_harm = 0.0 if any(f.flag == "self_harm" for f in findings) \
             else self.scorer.self_harm(text)
         offer_988 = {"self_harm"} if self_harm >= SELF_HARM_POSSIBLE else set()
-        if emergency:
-            result.level, result.flags, result.source = "emergency", sorted(emergency), "rules"
-        elif self_harm >= SELF_HARM_SCORE and words >= SELF_HARM_MIN_WORDS:
+        if self_harm >= SELF_HARM_SCORE and words >= SELF_HARM_MIN_WORDS:
             result.level, result.source = "emergency", "scorer"
             result.flags = sorted(possible | {"self_harm"})
         elif possible:
@@ -184,22 +358,20 @@ class Engine:
                 "rules"
         elif flagged:
             # A red flag the rules read as negated: only a very sure scorer doubts that.
-            result.level = "possible" if score >= CONFIRM_SCORE else "none"
+            result.level = "possible" if self.scorer.score(text) >= CONFIRM_SCORE else "none"
             result.source = "rules"
-        elif score >= POSSIBLE_SCORE or offer_988:
+        elif offer_988 or self.scorer.score(text) >= POSSIBLE_SCORE:
             result.level, result.flags, result.source = "possible", sorted(offer_988), "scorer"
         return result
 
-    def _speaks_of_others(self, text: str) -> bool:
-        return any(t.lower_ in self.rules.words_for_others for t in self.splitter.make_doc(text))
-
-    def _from_rules(self, findings: List[Finding], of_others: bool = False
-                    ) -> Tuple[Set[str], Set[str]]:
+    def _from_rules(self, findings: List[Finding]) -> Tuple[Set[str], Set[str]]:
         # Helpers (pain now, weight loss...) count when not negated and not hypothetical: "my
         # back has hurt for years" is pain now.
         # Weight loss counts only now ("lost weight last year with the flu" does not).
-        helpers = {f.flag for f in findings if f.flag in HELPERS and not f.negated
-                   and not f.hypothetical and not (f.flag == "weight_loss" and f.historical)}
+        now = [f for f in findings if f.flag in HELPERS and not f.negated
+               and (f.present or not f.hypothetical)
+               and not (f.flag == "weight_loss" and f.historical and not f.present)]
+        helpers = {f.flag for f in now}
 
         present = {f.flag for f in findings if not f.negated and not f.unclear} | helpers
         emergency, possible = set(), set()
@@ -213,13 +385,15 @@ class Engine:
                 continue
             past_counts = flag in self.rules.past_counts and not finding.hypothetical
             needed = self.rules.requires.get(flag)
-            if needed and finding.family and not of_others:
+            if needed and finding.family and not any(
+                    h.flag in needed and self._theirs(h, finding) for h in now):
                 # Another person's cancer or fever with the writer's own back ache: unclear.
                 possible.add(flag)
                 continue
             # Self-harm in any mood ("everyone would be better off without me") is an
             # emergency; only a past one ("years ago I had suicidal thoughts") is unclear.
-            unclear = finding.historical if flag == "self_harm" else finding.unclear
+            unclear = finding.historical and not finding.present if flag == "self_harm" \
+                else finding.unclear
             if unclear and not past_counts:
                 possible.add(flag)
             elif needed is None or set(needed) & present:
@@ -232,3 +406,10 @@ class Engine:
             if set(parts["all"]) <= present and set(parts["any"]) & present:
                 emergency.add(flag)
         return emergency, possible - emergency
+
+    @staticmethod
+    def _theirs(helper: Finding, finding: Finding) -> bool:
+        """The helper (pain, weight loss...) is the other person's too: its nearest person word
+        is theirs, or no person word comes before it in the other person's sentence."""
+        return helper.owner == "other" or (helper.owner is None
+                                           and helper.sentence == finding.sentence)

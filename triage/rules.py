@@ -1,5 +1,5 @@
 """Reads and checks triage/rules.yml; every problem names the file and the key."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Set, Tuple, Union
 
@@ -9,7 +9,10 @@ RULES = Path(__file__).with_name("rules.yml")
 FLAGS = ("bladder_bowel", "saddle_numbness", "leg_weakness", "major_trauma", "fever",
          "cancer_history", "chest_pain", "meningitis_signs", "self_harm")
 HELPERS = ("pain", "weight_loss", "neck_stiffness", "headache", "idiom")
-CATEGORIES = ("NEGATED_EXISTENCE", "HISTORICAL", "HYPOTHETICAL", "FAMILY")
+# CHRONIC: long-standing ("for years"), unclear like HISTORICAL except for self-harm.
+# PRESENT: a cue that the finding is happening now ("right now", "since this morning", "started
+# today"); it outweighs HISTORICAL, CHRONIC and HYPOTHETICAL, never a negation.
+CATEGORIES = ("NEGATED_EXISTENCE", "HISTORICAL", "CHRONIC", "HYPOTHETICAL", "FAMILY", "PRESENT")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 
 Pattern = Union[str, List[Dict[str, Any]]]
@@ -28,6 +31,13 @@ class Rules:
     past_counts: Set[str]
     combined: Dict[str, Dict[str, List[str]]]
     max_scope: int
+    # Named word lists (`concepts`), and flags found where two of them meet within a few
+    # words, in either order (`together`): (flag, first concept, second concept, words between).
+    concepts: Dict[str, List[Pattern]] = field(default_factory=dict)
+    together: List[Tuple[str, str, str, int]] = field(default_factory=list)
+    words_for_self: Set[str] = field(default_factory=set)
+    # How visitors write a word -> how the rules spell it ("cant" -> "can't", "rn" -> "right now").
+    spellings: Dict[str, str] = field(default_factory=dict)
 
     @property
     def words(self) -> Set[str]:
@@ -46,6 +56,7 @@ class Rules:
                     collect(inner)
 
         collect(list(self.targets.values()))
+        collect(list(self.concepts.values()))
         return found
 
 
@@ -82,8 +93,9 @@ def load(path: Path = RULES) -> Rules:
     except (OSError, yaml.YAMLError) as error:
         raise RulesError(f"{path}: cannot be read: {error}") from error
     data = _mapping(path, "(top level)", data)
-    unknown = set(data) - {"targets", "context", "requires", "words_for_others",
-                           "past_counts", "combined", "max_scope"}
+    unknown = set(data) - {"targets", "context", "requires", "words_for_others", "words_for_self",
+                           "past_counts", "combined", "max_scope", "concepts", "together",
+                           "spellings"}
     if unknown:
         raise RulesError(f"{path}: unknown key(s): {', '.join(sorted(unknown))}")
     targets = {}
@@ -113,9 +125,38 @@ def load(path: Path = RULES) -> Rules:
         if flag not in FLAGS or not isinstance(needed, list) or not set(needed) <= set(targets):
             raise RulesError(f"{path}: requires.{flag}: expected a flag and a list of targets")
         requires[flag] = needed
-    for_others = data.get("words_for_others") or []
-    if not isinstance(for_others, list) or not all(isinstance(w, str) for w in for_others):
-        raise RulesError(f"{path}: words_for_others: expected a list of words")
+    for_others = _words(path, "words_for_others", data.get("words_for_others"))
+    for_self = _words(path, "words_for_self", data.get("words_for_self"))
+    concepts = {}
+    for name, patterns in _mapping(path, "concepts", data.get("concepts") or {}).items():
+        if not isinstance(patterns, list) or not patterns:
+            raise RulesError(f"{path}: concepts.{name}: expected a non-empty list")
+        concepts[name] = [_pattern(path, f"concepts.{name}[{i}]", p)
+                          for i, p in enumerate(patterns)]
+    together = []
+    for flag, pairs in _mapping(path, "together", data.get("together") or {}).items():
+        if flag not in FLAGS + HELPERS or not isinstance(pairs, list):
+            raise RulesError(f"{path}: together.{flag}: expected a flag with a list of pairs")
+        for i, pair in enumerate(pairs):
+            key = f"together.{flag}[{i}]"
+            pair = _mapping(path, key, pair)
+            names, within = pair.get("concepts"), pair.get("within", 4)
+            if set(pair) - {"concepts", "within"} or not isinstance(names, list) or len(names) != 2:
+                raise RulesError(f"{path}: {key}: expected `concepts: [first, second]` and "
+                                 "`within: words`")
+            unknown = [n for n in names if n not in concepts]
+            if unknown:
+                raise RulesError(f"{path}: {key}: unknown concept(s): "
+                                 f"{', '.join(map(str, unknown))}")
+            if not isinstance(within, int) or isinstance(within, bool) or not 0 <= within <= 12:
+                raise RulesError(f"{path}: {key}: within: expected 0 to 12 words")
+            together.append((flag, names[0], names[1], within))
+    spellings = {}
+    for word, written in _mapping(path, "spellings", data.get("spellings") or {}).items():
+        if not isinstance(word, str) or not isinstance(written, str) or not written.strip():
+            raise RulesError(f"{path}: spellings.{word}: expected a word and how the rules "
+                             "spell it")
+        spellings[word.lower()] = written.strip().lower()
     past_counts = data.get("past_counts") or []
     if not isinstance(past_counts, list) or not set(past_counts) <= set(FLAGS):
         raise RulesError(f"{path}: past_counts: expected a list of flags")
@@ -131,5 +172,13 @@ def load(path: Path = RULES) -> Rules:
     if not isinstance(max_scope, int) or max_scope < 1:
         raise RulesError(f"{path}: max_scope: expected a whole number of words")
     return Rules(targets=targets, context=context, requires=requires,
-                 words_for_others={w.lower() for w in for_others},
-                 past_counts=set(past_counts), combined=combined, max_scope=max_scope)
+                 words_for_others=for_others, past_counts=set(past_counts), combined=combined,
+                 max_scope=max_scope, concepts=concepts, together=together,
+                 words_for_self=for_self, spellings=spellings)
+
+
+def _words(path: Path, key: str, value: Any) -> Set[str]:
+    value = value or []
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise RulesError(f"{path}: {key}: expected a list of words")
+    return {w.lower() for w in value}

@@ -3,7 +3,7 @@ checks. The measured figures on whole vignette sets are in `make bench` (bench/s
 tests/nlu/test_safety_bars.py holds the frozen test set to its bars."""
 import pytest
 
-from triage import assess
+from triage import assess, shared_engine
 from triage.rules import RulesError, load
 
 
@@ -187,6 +187,7 @@ def test_round_two_unclear_contexts_are_possible(text):
 
 
 @pytest.mark.parametrize("text", [
+    "I've got the pills counted out for tonight",
     "I'm such a burden on everyone, tonight I'll take care of it for good",
     "everyone would be better if I took care of it tonight",
     "I've written the letters and I'm ready to go tonight",
@@ -198,7 +199,6 @@ def test_self_harm_in_words_no_rule_lists_is_an_emergency_with_988_first(text):
 
 
 @pytest.mark.parametrize("text", [
-    "I've got the pills counted out for tonight",    # less sure: 988 offered, not the hard stop
     "goodbye and take care of yourself",             # everyday chat is never the hard stop
     "I have been thinking about it and I am ready. Please schedule me.",
 ])
@@ -223,3 +223,173 @@ def test_round_two_self_harm_phrases_are_emergencies(text):
 def test_a_self_harm_phrase_the_rules_read_is_left_to_the_rules():
     # "I'm not suicidal" is read (negated) by the rules: 988 offered, not the hard stop.
     assert assess("I'm not suicidal, just frustrated").level == "possible"
+
+
+
+# Round 3 (issue 9): each new mechanism.
+
+class CountingScorer:
+    """The engine's scorer, counting how often either model is asked."""
+
+    def __init__(self, scorer):
+        self.scorer, self.calls = scorer, 0
+
+    def score(self, text):
+        self.calls += 1
+        return self.scorer.score(text)
+
+    def self_harm(self, text):
+        self.calls += 1
+        return self.scorer.self_harm(text)
+
+
+def test_the_models_do_not_run_when_the_rules_already_make_an_emergency(monkeypatch):
+    engine = shared_engine()
+    counting = CountingScorer(engine.scorer)
+    monkeypatch.setattr(engine, "scorer", counting)
+    result = engine.assess("crushing chest pain right now")
+    assert (result.level, result.flags, result.source) == ("emergency", ["chest_pain"], "rules")
+    assert counting.calls == 0
+    # Otherwise they run as before: the self-harm model, then the scorer.
+    assert engine.assess("my back hurts").level == "none" and counting.calls == 2
+
+
+@pytest.mark.parametrize("text, flag", [
+    # rules.yml `together`: two word lists meeting within a few words, in either order
+    ("can't feel a thing in my private area since I woke up", "saddle_numbness"),
+    ("my private parts feel like cardboard and my back hurts", "saddle_numbness"),
+    ("I had an accident at the store today and didn't even feel it, back is terrible",
+     "bladder_bowel"),
+    ("my feet are not responding since lunch", "leg_weakness"),
+    ("my chest aches and I'm sweating", "chest_pain"),
+    ("slipped on the icy driveway and hit the pavement, back is bad", "major_trauma"),
+    ("I keep staring at the razor and thinking about it", "self_harm"),
+])
+def test_two_word_lists_meeting_make_a_finding(text, flag):
+    result = assess(text)
+    assert (result.level, result.flags) == ("emergency", [flag])
+
+
+def test_a_negation_between_two_word_lists_is_no_finding():
+    result = assess("my groin is not numb, just sore")
+    assert (result.level, result.flags) == ("none", [])
+
+
+@pytest.mark.parametrize("text", [
+    "is it normal to have numbness in my groin since this morning?",       # a question
+    "would cryo help the numbness in my groin that started this morning?",  # a hypothetical
+    "Can the ice cause numbness between my legs? Since yesterday.",       # a sentence of its own
+])
+def test_a_present_now_cue_outweighs_a_question_or_a_hypothesis(text):
+    result = assess(text)
+    assert (result.level, result.flags) == ("emergency", ["saddle_numbness"])
+
+
+def test_without_the_present_now_cue_the_question_stays_unclear():
+    result = assess("Can the ice cause numbness between my legs?")
+    assert (result.level, result.flags) == ("possible", ["saddle_numbness"])
+
+
+def test_a_present_now_cue_never_outweighs_a_negation():
+    result = assess("no numbness in my groin since this morning")
+    assert (result.level, result.flags) == ("none", [])
+
+
+def test_a_past_phrase_ends_the_reach_of_a_present_now_cue():
+    result = assess("my dad had a heart attack in 2015 and since last week I have a cold")
+    assert (result.level, result.flags) == ("possible", ["chest_pain"])
+
+
+def test_ongoing_self_harm_plans_are_present():
+    result = assess("I've been hoarding my pills for a while now")
+    assert (result.level, result.flags) == ("emergency", ["self_harm"])
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("my knees have been weak for years", "leg_weakness"),
+    ("I've had numbness in my groin for years", "saddle_numbness"),
+])
+def test_a_long_standing_red_flag_is_unclear(text, flag):
+    result = assess(text)
+    assert (result.level, result.flags) == ("possible", [flag])
+
+
+def test_long_standing_thoughts_of_self_harm_are_present():
+    result = assess("I've been thinking about killing myself for years")
+    assert (result.level, result.flags) == ("emergency", ["self_harm"])
+
+
+@pytest.mark.parametrize("text, level", [
+    ("My uncle has lymphoma and since yesterday his back is killing him", "emergency"),
+    ("my husband has a fever and says his back is killing him", "emergency"),
+    ("My uncle has lymphoma and my back is killing me", "possible"),
+    ("my wife has a fever and I hurt my back carrying her to bed", "possible"),
+])
+def test_another_persons_cancer_or_fever_counts_with_their_own_pain(text, level):
+    result = assess(text)
+    flag = "fever" if "fever" in text else "cancer_history"
+    assert (result.level, result.flags) == (level, [flag])
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("i cant controll my blader rn", "bladder_bowel"),        # "cant", "rn", misspellings
+    ("feverrrr and my back hurts", "fever"),                   # a letter typed many times
+    ("perdi el control de la orina y me duele la espalda", "bladder_bowel"),  # no accent
+])
+def test_how_visitors_write_is_read_as_the_rules_spell_it(text, flag):
+    result = assess(text)
+    assert (result.level, result.flags) == ("emergency", [flag])
+
+
+def test_everyday_and_spanish_words_are_not_taken_for_misspellings():
+    engine = shared_engine()
+    assert engine.normalise("should I worry, very sore") == "should I worry, very sore"
+    # In Spanish "nunca" was read as "nuca" (nape), and the negation was lost.
+    result = assess("nunca he tenido fiebre, solo me duele la espalda")
+    assert (result.level, result.flags) == ("none", [])
+
+
+def test_a_negation_before_a_comma_does_not_deny_the_pain_after_it():
+    result = assess("never hungry, back pain every night and I've lost 20 pounds")
+    assert (result.level, result.flags) == ("emergency", ["cancer_history"])
+    result = assess("I have a fever, no back pain")
+    assert (result.level, result.flags) == ("possible", ["fever"])
+
+
+@pytest.mark.parametrize("text", [
+    "playoff fever in our house, neck is sore",
+    "my kitchen is a total wreck after the party and my back hurts",
+    "I'm a nervous wreck before my appointment",
+    "the news about the overdose crisis worries me, my back is sore",
+])
+def test_round_three_sayings_are_no_emergency(text):
+    result = assess(text)
+    assert (result.level, result.flags) == ("none", [])
+
+
+def test_the_worst_i_have_ever_had_is_no_hypothesis():
+    result = assess("worst headache I've ever had, with a fever and a stiff neck")
+    assert (result.level, result.flags) == ("emergency", ["fever", "meningitis_signs"])
+
+
+@pytest.mark.parametrize("text, where", [
+    ("concepts:\n  a: []\n", "concepts.a: expected a non-empty list"),
+    ("concepts:\n  a: [x]\ntogether:\n  fever:\n    - {concepts: [a, b]}\n",
+     "together.fever[0]: unknown concept(s): b"),
+    ("concepts:\n  a: [x]\ntogether:\n  fever:\n    - {concepts: [a, a], within: 40}\n",
+     "together.fever[0]: within: expected 0 to 12 words"),
+    ("together:\n  fevers: []\n", "together.fevers: expected a flag"),
+    ("spellings:\n  cant: [1]\n", "spellings.cant: expected a word"),
+    ("words_for_self: me\n", "words_for_self: expected a list of words"),
+])
+def test_a_broken_round_three_entry_names_the_file_and_key(tmp_path, text, where):
+    path = tmp_path / "rules.yml"
+    # A valid file's targets first, so that the broken entry is what fails.
+    valid = "targets:\n" + "".join(f"  {flag}: [x{flag}]\n" for flag in (
+        "bladder_bowel", "saddle_numbness", "leg_weakness", "major_trauma", "fever",
+        "cancer_history", "chest_pain", "meningitis_signs", "self_harm", "pain", "weight_loss",
+        "neck_stiffness", "headache", "idiom")) + "context: {}\n"
+    path.write_text(valid + text, encoding="utf-8")
+    with pytest.raises(RulesError) as error:
+        load(path)
+    assert str(path) in str(error.value) and where in str(error.value)
