@@ -3,22 +3,25 @@ no rule lists. TF-IDF over words and character n-grams, then logistic regression
 data/triage/training.yml (emergencies against near-misses and ordinary pain, in English and
 Spanish) when the engine starts: a second or so, and always in step with the data.
 
-A second model of the same kind tells thoughts of self-harm from everything else (the other
-emergencies, near-misses such as "this pain is killing me", ordinary pain): self-harm is
-written in more ways than any rule list holds, often with no word of pain at all.
+A second model tells thoughts of self-harm from everything else (the other emergencies,
+near-misses such as "this pain is killing me", ordinary pain): self-harm is written in more
+ways than any rule list holds, often with no word of pain at all. Both read the same features
+(the same texts, so the same vocabulary), computed once per message.
 
 Body-part words are removed before the model sees a message, so "back" or "neck" can carry no
 weight towards an emergency: back and neck pain is what the clinic treats.
 """
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import yaml
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import FeatureUnion
 
 logger = logging.getLogger(__name__)
 TRAINING = Path(__file__).resolve().parents[1] / "data" / "triage" / "training.yml"
@@ -55,44 +58,53 @@ def read_self_harm_examples(path: Path = TRAINING):
 
 
 class Scorer:
-    def __init__(self, model: Optional[Pipeline], self_harm_model: Optional[Pipeline] = None
-                 ) -> None:
+    def __init__(self, features: Optional[FeatureUnion] = None,
+                 model: Optional[LogisticRegression] = None,
+                 self_harm_model: Optional[LogisticRegression] = None) -> None:
+        self.features = features
         self.model = model
         self.self_harm_model = self_harm_model
+        # The engine asks both models about one message: its features are made once.
+        self._vector = lru_cache(maxsize=8)(self._features)
 
     @classmethod
     def trained(cls, path: Path = TRAINING) -> "Scorer":
         if not path.exists():
             logger.warning("triage: %s is missing; the rules alone decide", path)
-            return cls(None)
+            return cls()
         texts, labels = read_examples(path)
         _, self_harm = read_self_harm_examples(path)
+        features = FeatureUnion([
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        ])
+        matrix = features.fit_transform([mask_body_parts(t) for t in texts])
         # Self-harm is rare in the data (about one example in thirteen): unweighted, the model
         # stays calibrated and reads everyday chat ("goodbye and take care", "I'm ready, book
         # me") as the everyday chat it is.
-        return cls(fit(texts, labels),
-                   fit(texts, self_harm, balanced=False) if any(self_harm) else None)
+        return cls(features, fit(matrix, labels),
+                   fit(matrix, self_harm, balanced=False) if any(self_harm) else None)
+
+    def _features(self, text: str) -> Any:
+        """FeatureUnion.transform without its joblib dispatch, which cost more than the work
+        for one short message."""
+        masked = [mask_body_parts(text)]
+        return hstack([vectorizer.transform(masked)
+                       for _, vectorizer in self.features.transformer_list]).tocsr()
 
     def score(self, text: str) -> float:
         """How likely the message is a red-flag emergency (any flag)."""
         if self.model is None:
             return 0.0
-        return float(self.model.predict_proba([mask_body_parts(text)])[0][1])
+        return float(self.model.predict_proba(self._vector(text))[0][1])
 
     def self_harm(self, text: str) -> float:
         """How likely the message speaks of thoughts of self-harm."""
         if self.self_harm_model is None:
             return 0.0
-        return float(self.self_harm_model.predict_proba([mask_body_parts(text)])[0][1])
+        return float(self.self_harm_model.predict_proba(self._vector(text))[0][1])
 
 
-def fit(texts: List[str], labels: List[bool], balanced: bool = True) -> Pipeline:
-    features = FeatureUnion([
-        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-    ])
-    model = Pipeline([("features", features),
-                      ("classifier", LogisticRegression(
-                          C=4, max_iter=2000, class_weight="balanced" if balanced else None))])
-    model.fit([mask_body_parts(t) for t in texts], labels)
-    return model
+def fit(matrix: Any, labels: List[bool], balanced: bool = True) -> LogisticRegression:
+    return LogisticRegression(C=4, max_iter=2000, class_weight="balanced" if balanced else None
+                              ).fit(matrix, labels)
