@@ -21,6 +21,7 @@ import os
 import sqlite3
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Text
 
@@ -70,11 +71,12 @@ class Spool:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
 
-    def keep(self, sender_id: str, events: List[Dict[str, Any]], error: str) -> None:
+    def keep(self, sender_id: str, pending: "Pending", error: str) -> None:
         now = time.time()
+        kept = json.dumps({"events": pending.events, "written": pending.written})
         with self._connect() as db:
             db.execute("INSERT INTO pending_turns (sender_id, queued_at, events, error) "
-                       "VALUES (?, ?, ?, ?)", (sender_id, now, json.dumps(events), error))
+                       "VALUES (?, ?, ?, ?)", (sender_id, now, kept, error))
             changed = db.execute("UPDATE store_incidents SET turns_kept = turns_kept + 1 "
                                  "WHERE ended_at IS NULL").rowcount
             if not changed:
@@ -94,11 +96,34 @@ class Spool:
                 db.execute("UPDATE store_incidents SET ended_at = ? WHERE ended_at IS NULL",
                            (time.time(),))
 
-    def latest_pending(self) -> Dict[str, List[Dict[str, Any]]]:
-        """Each waiting conversation's newest kept events (they include the older ones)."""
+    def latest_pending(self) -> Dict[str, "Pending"]:
+        """Each waiting conversation's newest kept turn (its events include the older ones).
+        A spool file of an earlier version holds the events alone: their written count is
+        unknown (None)."""
         with self._connect() as db:
             rows = db.execute("SELECT sender_id, events FROM pending_turns ORDER BY id").fetchall()
-        return {sender: json.loads(events) for sender, events in rows}
+        latest = {}
+        for sender, kept in rows:
+            kept = json.loads(kept)
+            latest[sender] = (Pending(kept, None) if isinstance(kept, list)
+                              else Pending(kept["events"], kept["written"]))
+        return latest
+
+
+@dataclass
+class Pending:
+    """A conversation's tracker not yet written: all its events, and how many of them the
+    tracker store already has (None: unknown)."""
+    events: List[Dict[str, Any]]
+    written: Optional[int]
+
+
+# Set on every tracker this store reads or writes: how many of its events the tracker store
+# has. A tracker Rasa makes afresh (a new visitor, or a read that failed) has none.
+WRITTEN = "clinic_events_written"
+# Set on a tracker rebuilt from kept turns: a write that failed may have reached the database
+# all the same (the connection dropped after the commit), so what is there is not written again.
+KEPT = "clinic_kept_turns"
 
 
 class SpoolingSQLTrackerStore(SQLTrackerStore):
@@ -108,10 +133,9 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         self.session_max_messages = int(session_max_messages)
         self._add_session_indexes()
         self.spool = Spool(Path(spool_db) if spool_db else spool_path())
-        self._unsaved: Dict[str, List[Dict[str, Any]]] = {}
+        self._unsaved: Dict[str, Pending] = {}
         self._write_locks: Dict[str, asyncio.Lock] = {}
         self._retrying: Optional["asyncio.Task[None]"] = None
-        self._restarted: Dict[str, int] = {}
         # A connection PostgreSQL closed (a restart) is found before use, not by a failed turn.
         self.engine.pool._pre_ping = True
         self._spool_loaded = False
@@ -139,8 +163,11 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         return await asyncio.get_running_loop().run_in_executor(
             None, lambda: asyncio.run(method(self, *args)))
 
-    def _tracker(self, sender_id: str, events: List[Dict[str, Any]]) -> DialogueStateTracker:
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+    def _tracker(self, sender_id: str, pending: Pending) -> DialogueStateTracker:
+        tracker = DialogueStateTracker.from_dict(sender_id, pending.events, self.domain.slots)
+        setattr(tracker, WRITTEN, pending.written)
+        setattr(tracker, KEPT, True)
+        return tracker
 
     def _load_spool(self) -> None:
         """After a restart, turns kept before it are waiting in the spool file."""
@@ -151,70 +178,72 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         if waiting:
             logger.warning("tracker store: %d conversations have turns waiting in %s",
                            len(waiting), self.spool.path)
-            for sender_id, events in waiting.items():
-                self._unsaved.setdefault(sender_id, events)
+            for sender_id, pending in waiting.items():
+                self._unsaved.setdefault(sender_id, pending)
             self._start_retrying()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         self._load_spool()
-        events = self._unsaved.get(sender_id)
-        if events is not None:
-            return self._tracker(sender_id, events)
-        try:
-            tracker = await self._in_thread(SQLTrackerStore.retrieve, sender_id)
-        except Exception:
-            # Rasa's wrapper logs this and goes on with a fresh tracker, whose events
-            # SQLTrackerStore would not write (it writes those past the count already stored);
-            # from now on, until a read succeeds, this conversation's new events are counted here.
-            self._restarted[sender_id] = 0
-            raise
-        self._restarted.pop(sender_id, None)
+        pending = self._unsaved.get(sender_id)
+        if pending is not None:
+            return self._tracker(sender_id, pending)
+        tracker = await self._in_thread(SQLTrackerStore.retrieve, sender_id)
+        if tracker is not None:
+            setattr(tracker, WRITTEN, len(tracker.events))
         return tracker
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        written = self._restarted.get(tracker.sender_id)
-        if written is None:
+        """The events added to this tracker since it was read. Rasa's store writes instead those
+        past the number of events it holds for the conversation's latest session, which is
+        wrong twice over: when a read fails (PostgreSQL restarting) Rasa goes on with a fresh
+        tracker, shorter than the stored conversation, whose turns it would drop; and when two
+        turns of a conversation overlap (a lock that expired under load), a session start the
+        other wrote makes it write the whole session again."""
+        written = getattr(tracker, WRITTEN, 0)
+        if written is None:  # kept by an earlier version: only Rasa's count is known
             return super()._additional_events(session, tracker)
-        return itertools.islice(tracker.events, written, None)
-
-    def _written(self, sender_id: str, events: int) -> None:
-        """After a successful write of a tracker with `events` events."""
-        if sender_id in self._restarted:
-            self._restarted[sender_id] = events
+        new = list(itertools.islice(tracker.events, written, None))
+        if getattr(tracker, KEPT, False) and new:
+            event = self.SQLEvent
+            stored = set(session.query(event.timestamp, event.type_name).filter(
+                event.sender_id == tracker.sender_id,
+                event.timestamp >= min(e.timestamp for e in new)))
+            new = [e for e in new if (e.timestamp, e.type_name) not in stored]
+        return iter(new)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         self._load_spool()
         for event in rollover_events(tracker, self.session_max_messages):
             tracker.update(event)
         sender_id = tracker.sender_id
-        events = [event.as_dict() for event in tracker.events]
+        pending = Pending([event.as_dict() for event in tracker.events],
+                          getattr(tracker, WRITTEN, 0))
         async with self._write_lock(sender_id):
             try:
                 await self._in_thread(SQLTrackerStore.save, tracker)
             except Exception as error:  # any database failure: keep the turn, never drop it
-                self._keep(tracker, events, error)
+                self._keep(tracker, pending, error)
                 return
-            self._written(sender_id, len(events))
+            setattr(tracker, WRITTEN, len(pending.events))
             if self._unsaved.pop(sender_id, None) is not None:
                 self._mark_written(sender_id)
 
     def _write_lock(self, sender_id: str) -> asyncio.Lock:
         return self._write_locks.setdefault(sender_id, asyncio.Lock())
 
-    def _keep(self, tracker: DialogueStateTracker, events: List[Dict[str, Any]],
-              error: Exception) -> None:
+    def _keep(self, tracker: DialogueStateTracker, pending: Pending, error: Exception) -> None:
         sender_id = tracker.sender_id
         reason = f"{type(error).__name__}: {error}".splitlines()[0][:500]
         logger.error("tracker store: could not write a turn (%s); kept in memory and in %s, "
                      "retrying every %.0f s", reason, self.spool.path, RETRY_SECONDS)
-        self._unsaved[sender_id] = events
+        self._unsaved[sender_id] = pending
         message_id = tracker.latest_message.message_id if tracker.latest_message else None
         if message_id:
             _UNSAVED_TURNS[message_id] = time.time()
             while len(_UNSAVED_TURNS) > _UNSAVED_LIMIT:
                 _UNSAVED_TURNS.popitem(last=False)
         try:
-            self.spool.keep(sender_id, events, reason)
+            self.spool.keep(sender_id, pending, reason)
         except sqlite3.Error as spool_error:
             logger.critical("tracker store: the spool file %s cannot be written either (%s); "
                             "the turn is kept in memory only", self.spool.path, spool_error)
@@ -238,15 +267,14 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
             await asyncio.sleep(RETRY_SECONDS)
             for sender_id in list(self._unsaved):
                 async with self._write_lock(sender_id):
-                    events = self._unsaved.get(sender_id)
-                    if events is None:
+                    pending = self._unsaved.get(sender_id)
+                    if pending is None:
                         continue  # a newer turn wrote it meanwhile
                     try:
                         await self._in_thread(SQLTrackerStore.save,
-                                              self._tracker(sender_id, events))
+                                              self._tracker(sender_id, pending))
                     except Exception as error:
                         logger.info("tracker store: still cannot write (%s)", error)
                         break
-                    self._written(sender_id, len(events))
                     del self._unsaved[sender_id]
                     self._mark_written(sender_id)
