@@ -7,10 +7,14 @@ opens a SQLite tracker store read-only; the console's tables live in their own d
 Everything the console writes goes under VAR_DIR when it is set (as for scripts/serve.py), else
 under var/ in the repo. A SQLite console database is created with mode 600, in WAL mode, and its
 -wal and -shm files get the same mode.
+
+Search has an index on both: FTS5 on SQLite (console_messages_fts), and on PostgreSQL a GIN
+trigram index (pg_trgm) on the expression the search's LIKE reads (create_trigram_index).
 """
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -100,6 +104,11 @@ Index("ix_console_messages_sender", messages.c.sender_id)
 Index("ix_console_messages_unanswered", messages.c.unanswered, messages.c.timestamp)
 # The home page's top questions: a range of `timestamp` grouped by intent, from the index alone.
 Index("ix_console_messages_time_intent", messages.c.timestamp, messages.c.intent)
+
+# PostgreSQL's search index: the trigrams of lower(text), which console/queries.py _search reads
+# with `lower(text) LIKE '%term%'` (one LIKE per word). Made by create_trigram_index, not by
+# create_all: it needs the pg_trgm extension, which the console's role may not be allowed to create.
+TRIGRAM_INDEX = "ix_console_messages_text_trgm"
 
 # Completed callback requests; id is the event id of the callback_status="submitted" slot.
 callbacks = Table(
@@ -320,8 +329,8 @@ def has_fts5(engine: Engine) -> bool:
 
 
 def create_console_tables(engine: Engine) -> None:
-    """Creates the console's tables (and on SQLite its FTS5 search index) if missing; a SQLite
-    file is made private (mode 600) and put in WAL mode first."""
+    """Creates the console's tables and search index (FTS5 on SQLite, create_trigram_index on
+    PostgreSQL) if missing; a SQLite file is made private (mode 600) and put in WAL mode first."""
     path = _sqlite_file(engine)
     if path is not None:
         make_private(path)
@@ -333,6 +342,7 @@ def create_console_tables(engine: Engine) -> None:
     metadata.create_all(engine)
     upgrade_tables(engine)
     create_missing_indexes(engine)
+    create_trigram_index(engine)
     make_append_only(engine)
     if has_fts5(engine):
         with engine.begin() as db:
@@ -419,12 +429,22 @@ def _create_index_sql(index: Index, engine: Engine) -> str:
     return ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
 
 
+def _index_names(engine: Engine, table: str) -> set:
+    """The names of a table's indexes. On PostgreSQL read from the catalog: SQLAlchemy 1.4's
+    reflection warns about an index on an expression (TRIGRAM_INDEX) and leaves it out."""
+    if engine.dialect.name != "postgresql":
+        return {index["name"] for index in inspect(engine).get_indexes(table)}
+    with engine.connect() as db:
+        return set(db.exec_driver_sql(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = to_regclass(%(table)s)", {"table": table}).scalars())
+
+
 def create_missing_indexes(engine: Engine) -> None:
     """Indexes added to a table after it was created (create_all makes them only with a new
     table): made once, on start; two processes at once are harmless (IF NOT EXISTS)."""
-    inspector = inspect(engine)
     for table in metadata.sorted_tables:
-        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        present = _index_names(engine, table.name)
         for index in sorted(table.indexes, key=lambda i: i.name):
             if index.name in present:
                 continue
@@ -432,9 +452,80 @@ def create_missing_indexes(engine: Engine) -> None:
                 with engine.begin() as db:
                     db.exec_driver_sql(_create_index_sql(index, engine))
             except DBAPIError:
-                if index.name not in {i["name"] for i in inspect(engine).get_indexes(table.name)}:
+                if index.name not in _index_names(engine, table.name):
                     raise  # not another process that made it first
             logger.warning("console.db: index %s added", index.name)
+
+
+def _trigram_schema(engine: Engine) -> Optional[str]:
+    """The schema the pg_trgm extension is installed in; None when it is not installed."""
+    with engine.connect() as db:
+        return db.exec_driver_sql(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm'").scalar()
+
+
+def has_trigram_index(engine: Engine) -> bool:
+    """Whether the console's PostgreSQL database has TRIGRAM_INDEX on console_messages."""
+    return engine.dialect.name == "postgresql" and \
+        TRIGRAM_INDEX in _index_names(engine, messages.name)
+
+
+def create_trigram_index(engine: Engine) -> bool:
+    """On PostgreSQL, search's index: the pg_trgm extension if it is missing, then a GIN
+    trigram index on lower(console_messages.text), the expression _search's LIKE reads
+    (TRIGRAM_INDEX); True when it is there. pg_trgm is a trusted extension (PostgreSQL 13 and
+    later): the database's owner, or any role with CREATE on the database, may create it. A role
+    that may not gets a warning saying what a DBA must run, and the console works on: search
+    reads every message until the extension is there (the next start adds the index).
+    Idempotent: each is made only when missing. Two processes at once: the one whose CREATE
+    fails because the other's came first finds the extension or index made, and goes on without
+    a word (so each is logged once, by the process that made it). On SQLite nothing: FTS5 serves
+    search there."""
+    if engine.dialect.name != "postgresql":
+        return False
+    if has_trigram_index(engine):
+        return True
+    schema = _trigram_schema(engine)
+    if schema is None:
+        try:
+            with engine.begin() as db:
+                # Without IF NOT EXISTS: a process that comes second fails, and says nothing.
+                db.exec_driver_sql("CREATE EXTENSION pg_trgm")
+        except DBAPIError as error:
+            schema = _trigram_schema(engine)  # another process may have made it just now
+            if schema is None:
+                reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+                logger.warning(
+                    "console search on PostgreSQL reads every message (no trigram index): "
+                    "could not create the pg_trgm extension (%s). A DBA must run, in database "
+                    "%s, as a superuser or the database's owner: CREATE EXTENSION IF NOT EXISTS "
+                    "pg_trgm; (e.g. psql -d %s -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm'); "
+                    "the console adds its index %s on its next start.",
+                    reason, engine.url.database, engine.url.database, TRIGRAM_INDEX)
+                return False
+        else:
+            schema = _trigram_schema(engine)
+            logger.warning("console database: extension pg_trgm created (schema %s)", schema)
+    # Its operator class named with its schema: pg_trgm may live outside the search path.
+    opclass = f"{engine.dialect.identifier_preparer.quote(schema)}.gin_trgm_ops"
+    create = f"CREATE INDEX {TRIGRAM_INDEX} ON {messages.name} USING gin (lower(text) {opclass})"
+    began = time.monotonic()
+    try:
+        with engine.begin() as db:
+            db.exec_driver_sql(create)
+    except DBAPIError as error:
+        if has_trigram_index(engine):
+            return True  # another process made it first
+        # e.g. pg_trgm in a schema this role may not use: search still works, as a scan
+        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+        logger.warning("console search on PostgreSQL reads every message: could not create its "
+                       "trigram index (%s). A DBA may run, in database %s: %s;", reason,
+                       engine.url.database, create)
+        return False
+    logger.warning("console database: index %s added (search) in %.1f s", TRIGRAM_INDEX,
+                   time.monotonic() - began)
+    return True
 
 
 def make_append_only(engine: Engine) -> None:

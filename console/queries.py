@@ -36,7 +36,10 @@ def _search(dbs: Databases, q: str):
         hits = hits.bindparams(m=match).columns(column("rowid", Integer))
         matching = select(messages.c.sender_id).where(messages.c.event_id.in_(hits))
     else:
-        # Portable fallback (PostgreSQL, SQLite without FTS5): substring match, wildcards escaped.
+        # PostgreSQL (and SQLite without FTS5): substring match, wildcards escaped. On PostgreSQL
+        # the trigram index console/db.py TRIGRAM_INDEX answers these LIKEs: it is built on this
+        # very expression, lower(text) (the planner matches the expression, not the column), and
+        # pg_trgm reads the backslash escapes, so keep both as they are.
         def like(term: str):
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return func.lower(messages.c.text).like(f"%{escaped}%", escape="\\")

@@ -1,19 +1,25 @@
 """The console's tests run against a real tracker store: the real action server and Rasa server
 are started once per test session, the conversations below are driven through the REST channel,
-and each test module points a real console process at that SQLite file (or at a copy of it)."""
+and each test module points a real console process at that SQLite file (or at a copy of it).
+PostgreSQL's tests (and bench/console_scale.py --postgres) start a scratch server of their own:
+scratch_postgres()."""
 import re
 import secrets
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import pytest
 import requests
 
-from scripts.serve import BIN, ROOT, Servers, server_env
+from scripts.cluster import Postgres, postgres_bin
+from scripts.serve import BIN, ROOT, Servers, free_port, server_env
 from tests.e2e.conftest import chat, new_sender, start_servers
 
 PASSWORD = "a long enough staff password"
@@ -210,3 +216,80 @@ def console_on_a_copy(recorded, tmp_path_factory, name: str) -> Console:
     with sqlite3.connect(tracker) as db:
         running.everyone = {s for (s,) in db.execute("SELECT DISTINCT sender_id FROM events")}
     return running
+
+
+def postgres_missing() -> Optional[str]:
+    """Why no scratch PostgreSQL can be started here (its binaries are missing), else None."""
+    try:
+        postgres_bin()
+    except RuntimeError as missing:
+        return str(missing)
+    return None
+
+
+@dataclass
+class ScratchPostgres:
+    """A PostgreSQL server of our own (scripts/cluster.Postgres, as `make cluster` starts it):
+    127.0.0.1 on a free port, password logins only, its data in a fresh directory under /tmp
+    (as root it runs as the `postgres` user, which must reach it)."""
+
+    server: Postgres
+    base: Path
+    passwords: Dict[str, str] = field(default_factory=dict)  # role -> its password
+
+    def admin(self, database: str = "postgres"):
+        """A psycopg2 connection as the superuser, in autocommit."""
+        connection = self.server.connect(database)
+        connection.autocommit = True
+        return connection
+
+    def database(self, name: str, owner: str = "console") -> str:
+        """A fresh database (dropped first if there) owned by `owner`, a role that is not a
+        superuser (made if missing): the URL to log in as it."""
+        password = self.passwords.setdefault(owner, secrets.token_urlsafe(18))
+        connection = self.admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        finally:
+            connection.close()
+        self.server.ensure_database(owner, password, name)
+        return self.server.url(owner, password, name)
+
+    def role(self, name: str) -> str:
+        """A login role that is not a superuser and owns nothing (made if missing); its
+        password."""
+        from psycopg2 import sql
+        password = self.passwords.setdefault(name, secrets.token_urlsafe(18))
+        connection = self.admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+                verb = "ALTER" if cursor.fetchone() else "CREATE"
+                cursor.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(
+                    sql.Identifier(name)), (password,))
+        finally:
+            connection.close()
+        return password
+
+    def url(self, user: str, database: str) -> str:
+        return self.server.url(user, self.passwords[user], database)
+
+
+@contextmanager
+def scratch_postgres(prefix: str = "clinic-console-pg-") -> Iterator[ScratchPostgres]:
+    """Starts a scratch PostgreSQL (RuntimeError naming scripts/system_packages.sh when its
+    binaries are missing); stops it and deletes its data on the way out."""
+    missing = postgres_missing()
+    if missing:
+        raise RuntimeError(missing)
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    server = Postgres(base / "data", free_port(), base / "postgres.log",
+                      secrets.token_urlsafe(24), owned=base)
+    try:
+        server.init()
+        server.start()
+        yield ScratchPostgres(server, base)
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
