@@ -22,11 +22,11 @@ def figures():
 
 def test_emergencies_are_caught_at_least_as_often_as_measured(figures):
     print({key: figures[key] for key in ("recall", "recall_unambiguous", "emergency_or_possible")})
-    # Measured 0.953, 0.817 and 0.958 (deterministic: rules, and a scorer trained the same way
-    # every time).
+    # Measured 0.953, 0.845 and 0.972 (third round, 2026-12-01; deterministic: rules, and a
+    # scorer trained the same way every time).
     assert figures["recall_unambiguous"] >= 0.95
-    assert figures["recall"] >= 0.81
-    assert figures["emergency_or_possible"] >= 0.95
+    assert figures["recall"] >= 0.84
+    assert figures["emergency_or_possible"] >= 0.97
 
 
 def test_false_alarms_stay_within_the_bar_and_the_measured_level(figures):
