@@ -286,12 +286,14 @@ def run_visitor(webhook: str, visitor: Visitor, texts: List[str], least: int, pa
             return
         visitor.sent.append(text)
         started = visitor.first_sent[text] = time.monotonic()
-        for _ in range(faults.RETRIES):
+        message_id = secrets.token_hex(16)  # the same on every attempt, as the widget's
+        for attempt in range(faults.RETRIES):
             visitor.attempts[text] += 1
             sent_at = time.monotonic()
             try:
-                reply = session.post(webhook, json={"sender": visitor.sender, "message": text},
-                                     timeout=30)
+                reply = session.post(webhook, timeout=30, json={
+                    "sender": visitor.sender, "message": text, "message_id": message_id,
+                    "retry": attempt > 0})
                 status = reply.status_code
                 body = reply.json() if status not in GATEWAY_ERRORS else None
             except (requests.RequestException, ValueError):

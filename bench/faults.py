@@ -62,10 +62,12 @@ def run_visitor(webhook: str, visitor: Visitor, texts: List[str], pace_s: float,
             return
         visitor.sent.append(text)
         started = time.monotonic()
-        for _ in range(RETRIES):
+        message_id = secrets.token_hex(16)  # the same on every attempt, as the widget's
+        for attempt in range(RETRIES):
             try:
-                reply = session.post(webhook, json={"sender": visitor.sender, "message": text},
-                                     timeout=30)
+                reply = session.post(webhook, timeout=30, json={
+                    "sender": visitor.sender, "message": text, "message_id": message_id,
+                    "retry": attempt > 0})
             except requests.RequestException:
                 visitor.outcomes[text] = "reported"  # the widget shows the phone number
                 visitor.notices += 1

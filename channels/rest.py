@@ -9,6 +9,10 @@ Same address and reply format as Rasa's own (POST /webhooks/rest/webhook with
   gets the clinic's phone number. A slow turn is not cancelled: it finishes and is stored;
 - when a turn could not be written to the tracker store (stores/spooling_sql.py keeps it and
   retries), the visitor is told so, with the phone number;
+- a retried message is answered once: the widget gives each message a random `message_id`
+  and sends it again with `"retry": true` when no answer came back; if the conversation
+  already holds that message (a replica stored the turn and died before replying), the stored
+  replies are sent instead of a second turn;
 - abuse limits: a browser on another site cannot post (`Origin` must be the clinic's site and
   the body JSON, which browsers cannot send cross-site without CORS); messages per minute per
   conversation and per address; the visitor's `metadata` is dropped (the server sets its own:
@@ -35,6 +39,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -110,6 +115,26 @@ def merge_custom(messages: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
         else:
             merged.append(message)
     return merged
+
+
+async def stored_replies(tracker_store: Any, sender: Text,
+                         message_id: Text) -> Optional[List[Dict[Text, Any]]]:
+    """The bot's replies to the visitor message `message_id` if the conversation holds it (in
+    its current session), as the REST channel sent them; None if it does not."""
+    tracker = await tracker_store.retrieve(sender)
+    replies: Optional[List[Dict[Text, Any]]] = None
+    for event in tracker.events if tracker is not None else []:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break
+            if event.message_id == message_id:
+                replies = []
+        elif replies is not None and isinstance(event, BotUttered):
+            reply = {"recipient_id": sender, "text": event.text,
+                     **{key: value for key, value in (event.data or {}).items()
+                        if key in ("buttons", "image", "attachment", "custom") and value}}
+            replies.append({key: value for key, value in reply.items() if value is not None})
+    return replies
 
 
 def unsaved_conversations(app: Any) -> int:
@@ -200,6 +225,11 @@ class ClinicRestInput(InputChannel):
             )
         if message is not None and not isinstance(message, str):
             return response.json({"error": "'message' must be text."}, 400)
+        message_id = body.get("message_id")
+        if message_id is not None and (not isinstance(message_id, str)
+                                       or not SENDER_ID.fullmatch(message_id)):
+            return response.json({"error": "'message_id' must be a random id of 16-64 "
+                                           "letters, digits, '-' or '_'."}, 400)
         text = read_payload(clean_text(message or ""), self.allowed_payloads)
         if not text:
             return response.json(self._reply(sender, "empty"))
@@ -213,8 +243,17 @@ class ClinicRestInput(InputChannel):
             logger.warning("rest channel: too many messages from one conversation or address")
             return response.json(self._reply(sender, "rate_limited"), 429)
 
+        if message_id is not None and body.get("retry") is True:
+            agent = request.app.ctx.agent
+            # Under the conversation's lock: a first attempt still running finishes first.
+            async with agent.lock_store.lock(sender):
+                earlier = await stored_replies(agent.tracker_store, sender, message_id)
+            if earlier is not None:
+                logger.info("rest channel: a retried message was already answered; "
+                            "its stored replies were sent again")
+                return response.json(earlier or self._reply(sender, "unavailable"))
         collector = CollectingOutputChannel()
-        message_id = uuid.uuid4().hex
+        message_id = message_id or uuid.uuid4().hex
         turn = asyncio.ensure_future(
             on_new_message(
                 UserMessage(text, collector, sender,

@@ -2,6 +2,7 @@
 text they typed, and can try again once the server is back. The real Rasa server is paused
 (SIGSTOP) or stopped, then resumed or restarted (the `servers` fixture is per module, so no other
 module's tests see this)."""
+import json
 import signal
 
 from playwright.sync_api import expect
@@ -22,6 +23,9 @@ def type_and_send(page, text):
 
 def test_a_hanging_server_times_out_and_retry_works(page, servers):
     open_chat(page, servers)
+    sent = []
+    page.on("request", lambda request: sent.append(json.loads(request.post_data))
+            if request.method == "POST" and "/webhooks/rest/webhook" in request.url else None)
     servers.rasa.send_signal(signal.SIGSTOP)
     try:
         type_and_send(page, "what is cryotherapy")
@@ -36,6 +40,12 @@ def test_a_hanging_server_times_out_and_retry_works(page, servers):
     expect(page.locator(".cc-notice")).to_be_hidden()
     expect(last_bot(page)).to_contain_text("ice pack")
     expect(page.get_by_label("Your message")).to_have_value("")
+    # "Try again" sends the same message id, marked as a retry, so that a server which did
+    # answer the first time sends that answer instead of a second one (channels/rest.py).
+    first, again = sent[-2], sent[-1]
+    assert first["message"] == again["message"] == "what is cryotherapy"
+    assert first["message_id"] == again["message_id"] and len(first["message_id"]) == 32
+    assert (first["retry"], again["retry"]) == (False, True)
 
 
 def test_a_stopped_server_gives_the_phone_number_and_keeps_the_text(page, servers):

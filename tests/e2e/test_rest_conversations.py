@@ -1,6 +1,8 @@
 """Conversations over the REST channel with the real Rasa server, action server and SQLite
 tracker store. The phrasing here is our own and appears nowhere in data/."""
+import json
 import re
+import sqlite3
 
 import pytest
 import requests
@@ -312,11 +314,37 @@ def test_bad_input_gets_a_polite_answer(servers, message):
         ({"sender": "abc", "message": "hi"}, 400),
         ({"sender": "../../etc/passwd-0000000000", "message": "hi"}, 400),
         ({"sender": "a" * 32, "message": ["hi"]}, 400),
+        ({"sender": "a" * 32, "message": "hi", "message_id": "short"}, 400),
+        ({"sender": "a" * 32, "message": "hi", "message_id": 12345678901234567890}, 400),
         ([1, 2, 3], 400),
     ],
 )
 def test_malformed_requests_get_a_4xx(servers, payload, status):
     assert post(servers, payload).status_code == status
+
+
+def stored_user_texts(servers, sender):
+    with sqlite3.connect(servers.tracker_db) as db:
+        rows = db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' "
+                          "ORDER BY id", (sender,)).fetchall()
+    return [json.loads(data)["text"] for (data,) in rows]
+
+
+def test_a_retried_message_is_answered_once(servers):
+    """The widget sends a message again, with the same id and "retry", when no answer came back;
+    a server that had answered it sends the same replies and makes no second turn."""
+    sender, message_id = new_sender(), new_sender()
+    sent = {"sender": sender, "message": "does it hurt", "message_id": message_id}
+    first = post(servers, sent).json()
+    assert first[0]["text"].startswith(CONTENT.answers["ask_does_it_hurt"].text)
+    assert post(servers, dict(sent, retry=True)).json() == first
+    assert stored_user_texts(servers, sender) == ["does it hurt"]
+    # A retry of a message the server never got is a new turn.
+    never_got = {"sender": sender, "message": "how much is it", "message_id": new_sender(),
+                 "retry": True}
+    assert post(servers, never_got).json()[0]["text"].startswith(
+        CONTENT.answers["ask_cost"].text)
+    assert stored_user_texts(servers, sender) == ["does it hurt", "how much is it"]
 
 
 def test_not_json_and_huge_bodies_are_refused(servers):

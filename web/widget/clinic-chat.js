@@ -53,7 +53,7 @@
     } catch (e) { /* kept in memory for this page only */ }
   }
 
-  function newSender() {
+  function randomId() {
     var bytes = window.crypto.getRandomValues(new Uint8Array(16));
     return Array.prototype.map.call(bytes, function (b) {
       return ("0" + b.toString(16)).slice(-2);
@@ -197,7 +197,7 @@
     generation: 0, // bumped by "start over": a late answer to the old conversation is dropped
   };
   if (typeof state.sender !== "string" || !SENDER.test(state.sender)) {
-    state.sender = newSender();
+    state.sender = randomId();
     save("sender", state.sender);
   }
 
@@ -435,7 +435,7 @@
         ui.input.value = "";
         save("draft", "");
       }
-      sendMessage(failed.text, failed.shown);
+      sendMessage(failed.text, failed.shown, failed.id);
     });
     notice.appendChild(el("p", { text: why + call }));
     var actions = el("div", { class: "cc-actions" });
@@ -452,13 +452,15 @@
 
   // ---- talking to the server ----
 
-  function post(text) {
+  // `id` is the message's own random id; `retry` says it may have reached the server before
+  // (no answer came back), so the server sends its stored answer instead of a second one.
+  function post(text, id, retry) {
     var controller = new AbortController();
     var timer = window.setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
     return fetch(config.webhook, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: state.sender, message: text }),
+      body: JSON.stringify({ sender: state.sender, message: text, message_id: id, retry: retry }),
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",
@@ -475,8 +477,10 @@
 
   // `shown` is what the transcript shows as the visitor's message (a quick reply's title for
   // its payload); null sends silently (the greeting when the panel first opens).
-  function sendMessage(text, shown) {
+  function sendMessage(text, shown, id) {
     var generation = state.generation;
+    var retry = Boolean(id);
+    id = id || randomId();
     hideNotice();
     state.alert = -1;
     if (shown !== null) {
@@ -484,7 +488,7 @@
       render();
     }
     setBusy(true);
-    post(text).then(function (replies) {
+    post(text, id, retry).then(function (replies) {
       if (generation !== state.generation) return;
       var said = [], added = 0, alert = -1;
       (Array.isArray(replies) ? replies : []).forEach(function (reply) {
@@ -522,13 +526,14 @@
           save("draft", text);
         }
       }
-      showNotice(error.message === "timeout" ? "timeout" : "offline", { text: text, shown: shown });
+      showNotice(error.message === "timeout" ? "timeout" : "offline",
+        { text: text, shown: shown, id: id });
     });
   }
 
   function startOver() {
     state.generation += 1;
-    state.sender = newSender();
+    state.sender = randomId();
     state.transcript = [];
     state.alert = -1;
     save("sender", state.sender);
