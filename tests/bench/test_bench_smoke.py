@@ -1,18 +1,10 @@
 """The benchmark harness on a tiny load, so it never rots. Its figures are not judged here:
 benchmarks are not tests (see `make bench` and the README)."""
-import json
-import subprocess
-
-from scripts.serve import BIN, ROOT, server_env
+from tests.bench.harness import run_bench
 
 
 def test_smoke_run_measures_every_stage(tmp_path):
-    done = subprocess.run(
-        [str(BIN / "python"), "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
-        cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=900,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = run_bench(tmp_path, "--smoke")
     assert results["machine"]["cores"] >= 1 and results["machine"]["rasa"] == "3.6.21"
     for bot in ("ours", "starter"):
         latency = results["latency"][bot]
