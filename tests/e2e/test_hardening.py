@@ -37,8 +37,9 @@ def tracker_events(servers, sender: str, kind: str):
 
 
 def test_a_long_conversation_keeps_working(servers):
-    """Rasa posts the whole session to the action server on every turn: after 150 turns that
-    is several times the public chat's 64 kB request limit, and every answer is still right."""
+    """150 turns: the conversation stored is several times the public chat's 64 kB request
+    limit, and every answer is still right (Rasa posts the current session to the action server
+    on every turn; the session limit, stores/session_rollover.py, keeps that post small)."""
     sender = new_sender()
     for turn in range(150):
         replies = chat(servers, sender, "what is cryotherapy")
