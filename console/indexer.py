@@ -26,9 +26,10 @@ from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from clinic.names import (
-    ACTION_FALLBACK, BADGE_ACTIONS, CALLBACK_FORM, CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT,
-    INTENT_RATE_ANSWER, NOT_HELPFUL, SLOT_ANSWER_VERDICT, SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE,
-    SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME, VERDICTS, is_rollover,
+    ACTION_FALLBACK, BADGE_ACTIONS, CALLBACK_FORM, CALLBACK_SUBMITTED, HELPFUL,
+    INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, NOT_HELPFUL, SLOT_ANSWER_VERDICT,
+    SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME, VERDICTS,
+    is_rollover,
 )
 from console.db import (
     DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state,
@@ -81,10 +82,24 @@ def verdict_of(value: Any) -> Optional[Dict[str, Any]]:
     return {"answer": match.group(1), "verdict": match.group(2), "reason": match.group(3)}
 
 
+# The widget's own buttons under an answer (web/widget/clinic-chat.js), sent as
+# /rate_answer{"answer": ..., "verdict": ...}: the bot never offered them as buttons.
+RATED = re.compile(r"/" + INTENT_RATE_ANSWER + r"(\{.*\})")
+VERDICT_TITLES = {HELPFUL: "Helpful", NOT_HELPFUL: "Not helpful"}
+
+
 def visible_text(text: str, buttons: Dict[str, str]) -> str:
     """What the visitor saw: a button press arrives as its payload ("/ask_cost")."""
     if text in buttons:
         return f"[button] {buttons[text]}"
+    rated = RATED.fullmatch(text)
+    if rated:
+        try:
+            verdict = json.loads(rated.group(1)).get("verdict")
+        except (ValueError, AttributeError):
+            verdict = None
+        if verdict in VERDICT_TITLES:
+            return f"[button] {VERDICT_TITLES[verdict]}"
     return text
 
 

@@ -61,3 +61,15 @@ def test_a_young_gap_in_event_ids_waits_for_the_missing_events():
     rows = [Row(11, 100.0), Row(12, 100.0), Row(15, 100.0), Row(16, 100.0)]
     assert indexer.cut_at_recent_gap(rows, 10, now=110.0) == rows[:2]  # 13, 14 may still commit
     assert indexer.cut_at_recent_gap(rows, 10, now=1000.0) == rows  # old gap: rolled back/deleted
+
+
+@pytest.mark.parametrize("text, shown", [
+    ('/rate_answer{"answer":"ask_cost","verdict":"helpful"}', "[button] Helpful"),
+    ('/rate_answer{"answer":"ask_cost","verdict":"not_helpful"}', "[button] Not helpful"),
+    ("/ask_cost", "[button] What does it cost?"),
+    ('/rate_answer{"answer":"ask_cost","verdict":"great"}',
+     '/rate_answer{"answer":"ask_cost","verdict":"great"}'),  # not one the widget sends
+    ("/rate_answer{broken", "/rate_answer{broken"),
+])
+def test_a_transcript_shows_the_button_the_visitor_pressed(text, shown):
+    assert indexer.visible_text(text, {"/ask_cost": "What does it cost?"}) == shown
