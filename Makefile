@@ -53,10 +53,11 @@ format: setup  ## reformat the code with ruff
 	@$(BIN)/ruff format .
 
 # A front-desk console account (the first one, or another): make staff-user STAFF=alice
-# asks for the password twice. See `.venv/bin/python -m console --help` for the other commands.
-staff-user: setup  ## a console account: make staff-user STAFF=name
-	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name"; exit 2; }
-	@$(BIN)/python -m console create-user "$(STAFF)"
+# asks for the password twice; ADMIN=1 makes it an admin (who also reads the audit log). See
+# `.venv/bin/python -m console --help` for the other commands.
+staff-user: setup  ## a console account: make staff-user STAFF=name [ADMIN=1]
+	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name [ADMIN=1]"; exit 2; }
+	@$(BIN)/python -m console create-user "$(STAFF)" $(if $(ADMIN),--admin)
 
 # Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline and the
 # first version's red-flag phrases, in one run (under 15 minutes). `make bench ARGS=--quick`

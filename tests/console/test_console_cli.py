@@ -1,8 +1,11 @@
 """The console's commands: staff accounts, indexing, and retention (the one write to Rasa's
 events), on a copy of the recorded tracker store with one conversation aged 40 days."""
 import sqlite3
+import subprocess
 
 import pytest
+
+from scripts.serve import ROOT
 
 from tests.console.conftest import PASSWORD, age, console_cli, copy_tracker, start_console, \
     unique_dir
@@ -98,3 +101,15 @@ def test_retention_deletes_whole_conversations_only(recorded, workdir):
     assert recorded.senders["old"] not in after  # all of it
     assert after == {s: n for s, n in before.items() if s != recorded.senders["old"]}
     assert after[returned] == before[returned]  # nothing of it
+
+
+def test_make_staff_user_makes_an_admin_only_when_asked():
+    """`make staff-user STAFF=kim [ADMIN=1]` (README) runs the command above, with --admin only
+    for ADMIN=1 (`make -n` prints the commands without running them)."""
+    def command(*variables):
+        done = subprocess.run(["make", "-n", "staff-user", "STAFF=kim", *variables], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120, check=True)
+        return done.stdout.strip().splitlines()[-1].split()
+
+    assert command("ADMIN=1")[-3:] == ["create-user", '"kim"', "--admin"]
+    assert command()[-2:] == ["create-user", '"kim"']
