@@ -118,11 +118,11 @@ def test_the_cluster_reads_a_migrated_conversation_and_goes_on(cluster, sqlite_s
 
 
 def test_turns_still_in_the_spool_stop_the_migration(cluster, sqlite_store, tmp_path):
-    from stores.spooling_sql import Spool
+    from stores.spooling_sql import Pending, Spool
 
     store, sender = sqlite_store
     spool = Spool(tmp_path / "tracker-spool.db")
-    spool.keep(sender, [{"event": "user", "text": "hello"}], "database is locked")
+    spool.keep(sender, Pending([{"event": "user", "text": "hello"}], 0), "database is locked")
     waiting = Servers(rasa_port=0, action_port=0, tracker_db=store.tracker_db, workdir=tmp_path)
     done = migrate(cluster, waiting, "migrated")
     assert done.returncode != 0
