@@ -117,11 +117,9 @@ def merge_custom(messages: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
     return merged
 
 
-async def stored_replies(tracker_store: Any, sender: Text,
-                         message_id: Text) -> Optional[List[Dict[Text, Any]]]:
-    """The bot's replies to the visitor message `message_id` if the conversation holds it (in
-    its current session), as the REST channel sent them; None if it does not."""
-    tracker = await tracker_store.retrieve(sender)
+def replies_to(tracker: Any, message_id: Text) -> Optional[List[Dict[Text, Any]]]:
+    """The bot's replies to the visitor message `message_id`, as the REST channel sent them, if
+    the tracker holds that message; None if it does not."""
     replies: Optional[List[Dict[Text, Any]]] = None
     for event in tracker.events if tracker is not None else []:
         if isinstance(event, UserUttered):
@@ -130,11 +128,23 @@ async def stored_replies(tracker_store: Any, sender: Text,
             if event.message_id == message_id:
                 replies = []
         elif replies is not None and isinstance(event, BotUttered):
-            reply = {"recipient_id": sender, "text": event.text,
+            reply = {"recipient_id": tracker.sender_id, "text": event.text,
                      **{key: value for key, value in (event.data or {}).items()
                         if key in ("buttons", "image", "attachment", "custom") and value}}
             replies.append({key: value for key, value in reply.items() if value is not None})
     return replies
+
+
+async def stored_replies(tracker_store: Any, sender: Text,
+                         message_id: Text) -> Optional[List[Dict[Text, Any]]]:
+    """replies_to in the conversation's current session (with any turns the store keeps to
+    write later), else in all of it: the message may have been the last before a new session
+    (stores/session_rollover.py)."""
+    for read in (tracker_store.retrieve, tracker_store.retrieve_full_tracker):
+        replies = replies_to(await read(sender), message_id)
+        if replies is not None:
+            return replies
+    return None
 
 
 def unsaved_conversations(app: Any) -> int:

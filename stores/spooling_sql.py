@@ -192,6 +192,11 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
             setattr(tracker, WRITTEN, len(tracker.events))
         return tracker
 
+    async def retrieve_full_tracker(self, conversation_id: Text
+                                    ) -> Optional[DialogueStateTracker]:
+        """Every session of the conversation (the REST channel's check of a retried message)."""
+        return await self._in_thread(SQLTrackerStore.retrieve_full_tracker, conversation_id)
+
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events added to this tracker since it was read. Rasa's store writes instead those
         past the number of events it holds for the conversation's latest session, which is

@@ -13,7 +13,7 @@ from clinic.names import is_rollover
 from console import indexer, queries
 from console.db import Databases, sqlite_url
 from scripts.serve import ROOT
-from tests.e2e.conftest import chat, new_sender, start_servers, texts
+from tests.e2e.conftest import chat, new_sender, post, start_servers, texts
 
 CONTENT = load_content()
 LIMIT = 3
@@ -121,3 +121,17 @@ def test_the_front_desk_sees_one_conversation_and_one_callback(servers, tmp_path
     assert len([t for t in turns if t["kind"] == "visitor"]) == len(steps)
     assert queries.conversation(dbs, sender)["length"] == len(
         [t for t in turns if t["kind"] in ("visitor", "bot")])
+
+
+def test_a_retry_of_the_message_before_a_new_session_is_still_answered_once(servers):
+    """A replica that stored the turn and died before replying: the visitor's retry comes after
+    the new session started, and must still find the message (channels/rest.py)."""
+    sender = new_sender()
+    for text in ("hello", "does it hurt"):
+        chat(servers, sender, text)
+    sent = {"sender": sender, "message": "what is cryotherapy", "message_id": new_sender()}
+    first = post(servers, sent).json()
+    assert sessions_started(stored(servers, sender)) == [False, True]
+    assert post(servers, dict(sent, retry=True)).json() == first
+    assert [data["text"] for kind, _, data in stored(servers, sender) if kind == "user"] == [
+        "hello", "does it hurt", "what is cryotherapy"]
