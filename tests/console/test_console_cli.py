@@ -107,9 +107,10 @@ def test_make_staff_user_makes_an_admin_only_when_asked():
     """`make staff-user STAFF=kim [ADMIN=1]` (README) runs the command above, with --admin only
     for ADMIN=1 (`make -n` prints the commands without running them)."""
     def command(*variables):
-        done = subprocess.run(["make", "-n", "staff-user", "STAFF=kim", *variables], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120, check=True)
-        return done.stdout.strip().splitlines()[-1].split()
+        done = subprocess.run(["make", "-n", "--no-print-directory", "staff-user", "STAFF=kim",
+                               *variables], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, check=True)
+        return next(line.split() for line in done.stdout.splitlines() if "create-user" in line)
 
     assert command("ADMIN=1")[-3:] == ["create-user", '"kim"', "--admin"]
     assert command()[-2:] == ["create-user", '"kim"']
