@@ -23,10 +23,10 @@ from sqlalchemy import (
     inspect, select, update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateIndex
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from stores import var_dir
+from stores.indexes import create_index, create_index_sql, index_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = 0o600  # console.db, its -wal/-shm files and console-secret: the owner only
@@ -402,7 +402,7 @@ def upgrade_tables(engine: Engine) -> bool:
             for table in {table for table, _ in missing}:
                 for index in sorted(table.indexes, key=lambda i: i.name):
                     if any((table.name, name) in added for name in index.columns.keys()):
-                        db.exec_driver_sql(_create_index_sql(index, engine))
+                        db.exec_driver_sql(create_index_sql(index, engine))
             rebuild = any(table in DERIVED for table, _ in missing)
             if rebuild:
                 for table in DERIVED:
@@ -422,39 +422,13 @@ def upgrade_tables(engine: Engine) -> bool:
     return bool(missing)
 
 
-def _create_index_sql(index: Index, engine: Engine) -> str:
-    """CREATE INDEX IF NOT EXISTS ... (SQLite and PostgreSQL both have it; SQLAlchemy 1.4's
-    DDL does not say it)."""
-    ddl = str(CreateIndex(index).compile(dialect=engine.dialect))
-    return ddl.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
-
-
-def _index_names(engine: Engine, table: str) -> set:
-    """The names of a table's indexes. On PostgreSQL read from the catalog: SQLAlchemy 1.4's
-    reflection warns about an index on an expression (TRIGRAM_INDEX) and leaves it out."""
-    if engine.dialect.name != "postgresql":
-        return {index["name"] for index in inspect(engine).get_indexes(table)}
-    with engine.connect() as db:
-        return set(db.exec_driver_sql(
-            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE i.indrelid = to_regclass(%(table)s)", {"table": table}).scalars())
-
-
 def create_missing_indexes(engine: Engine) -> None:
     """Indexes added to a table after it was created (create_all makes them only with a new
-    table): made once, on start; two processes at once are harmless (IF NOT EXISTS)."""
+    table): made once, on start; two processes at once are harmless."""
     for table in metadata.sorted_tables:
-        present = _index_names(engine, table.name)
         for index in sorted(table.indexes, key=lambda i: i.name):
-            if index.name in present:
-                continue
-            try:
-                with engine.begin() as db:
-                    db.exec_driver_sql(_create_index_sql(index, engine))
-            except DBAPIError:
-                if index.name not in _index_names(engine, table.name):
-                    raise  # not another process that made it first
-            logger.warning("console.db: index %s added", index.name)
+            if create_index(engine, index):
+                logger.warning("console.db: index %s added", index.name)
 
 
 def _trigram_schema(engine: Engine) -> Optional[str]:
@@ -468,7 +442,7 @@ def _trigram_schema(engine: Engine) -> Optional[str]:
 def has_trigram_index(engine: Engine) -> bool:
     """Whether the console's PostgreSQL database has TRIGRAM_INDEX on console_messages."""
     return engine.dialect.name == "postgresql" and \
-        TRIGRAM_INDEX in _index_names(engine, messages.name)
+        TRIGRAM_INDEX in index_names(engine, messages.name)
 
 
 def create_trigram_index(engine: Engine) -> bool:

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Text
 
-from rasa.core.tracker_store import SQLTrackerStore
-from sqlalchemy import Index, inspect
-from sqlalchemy.exc import DBAPIError
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from sqlalchemy import Index, create_engine
+from sqlalchemy.orm import sessionmaker
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from stores import spool_path
+from stores.indexes import create_index
 from stores.session_rollover import rollover_events
 
 logger = logging.getLogger(__name__)
@@ -130,14 +131,18 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Any = None, spool_db: Optional[Text] = None,
                  session_max_messages: int = 0, **kwargs: Any) -> None:
         super().__init__(domain=domain, **kwargs)
+        # A connection PostgreSQL closed (a restart) is found before use, not by a failed turn:
+        # Rasa builds its engine without pre-ping, so it is built again with it.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sessionmaker(bind=self.engine)
         self.session_max_messages = int(session_max_messages)
         self._add_session_indexes()
         self.spool = Spool(Path(spool_db) if spool_db else spool_path())
         self._unsaved: Dict[str, Pending] = {}
         self._write_locks: Dict[str, asyncio.Lock] = {}
         self._retrying: Optional["asyncio.Task[None]"] = None
-        # A connection PostgreSQL closed (a restart) is found before use, not by a failed turn.
-        self.engine.pool._pre_ping = True
         self._spool_loaded = False
 
     def _add_session_indexes(self) -> None:
@@ -146,12 +151,7 @@ class SpoolingSQLTrackerStore(SQLTrackerStore):
         These make both a seek, so a long conversation's old sessions cost nothing."""
         table = self.SQLEvent.__table__
         for name, columns in SESSION_INDEXES.items():
-            index = Index(name, *(table.c[column] for column in columns))
-            try:
-                index.create(self.engine, checkfirst=True)
-            except DBAPIError:  # another replica made it at the same moment
-                if name not in {i["name"] for i in inspect(self.engine).get_indexes("events")}:
-                    raise
+            create_index(self.engine, Index(name, *(table.c[column] for column in columns)))
 
     def waiting(self) -> int:
         """Conversations with turns not yet written (for the health endpoint)."""
