@@ -26,7 +26,7 @@ from clinic.names import (
     CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, SLOT_CALLBACK_CONSENT,
     SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME,
 )
-from visitors.limits import SlidingWindow, admit
+from visitors.limits import LocalLimits
 
 # Intents the rules answer instead of the form.
 LEFT_TO_RULES = {"emergency", "stop", "deny", INTENT_RATE_ANSWER, INTENT_EXPLAIN_VERDICT}
@@ -56,11 +56,11 @@ MAX_TIME = 100
 # Callback requests one conversation, one address (a keyed hash the REST channel puts in the
 # message's metadata) and one phone number may file: enough for a real visitor who corrects
 # a request, too few to flood the front desk's queue. Settable for load tests.
-CALLBACK_LIMITS = {
-    "sender": SlidingWindow(int(os.environ.get("CALLBACKS_PER_HOUR_PER_SENDER", 3)), 3600),
-    "client": SlidingWindow(int(os.environ.get("CALLBACKS_PER_HOUR_PER_ADDRESS", 5)), 3600),
-    "phone": SlidingWindow(int(os.environ.get("CALLBACKS_PER_DAY_PER_PHONE", 3)), 86400),
-}
+CALLBACK_LIMITS = LocalLimits({
+    "sender": (int(os.environ.get("CALLBACKS_PER_HOUR_PER_SENDER", 3)), 3600),
+    "client": (int(os.environ.get("CALLBACKS_PER_HOUR_PER_ADDRESS", 5)), 3600),
+    "phone": (int(os.environ.get("CALLBACKS_PER_DAY_PER_PHONE", 3)), 86400),
+})
 
 
 def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
@@ -184,7 +184,7 @@ def within_callback_limits(tracker: Tracker) -> bool:
         # Only a digest of the number is held, in memory.
         "phone": hashlib.sha256(digits.encode()).hexdigest() if digits else None,
     }
-    return admit((CALLBACK_LIMITS[kind], key) for kind, key in keys.items())
+    return CALLBACK_LIMITS.admit(keys.items())
 
 
 class ActionSubmitCallback(Action):
