@@ -28,9 +28,10 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from scripts.serve import (
     ROOT, Servers, exit_on_signal, run_supervised, stop, supervise, wait_until_up,
@@ -166,23 +167,35 @@ class Postgres:
         return psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
                                 password=self.admin_password, dbname=database, connect_timeout=3)
 
-    def ensure_database(self, user: str, password: str, database: str) -> None:
-        """The application's role (not a superuser) and database, made or updated."""
-        from psycopg2 import sql
-        connection = self.connect("postgres")
+    @contextmanager
+    def admin(self, database: str = "postgres") -> Iterator[Any]:
+        """A cursor as the superuser, in autocommit; its connection closed on the way out."""
+        connection = self.connect(database)
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
-                verb = "ALTER" if cursor.fetchone() else "CREATE"
-                cursor.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(
-                    sql.Identifier(user)), (password,))
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-                if not cursor.fetchone():
-                    cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(database), sql.Identifier(user)))
+                yield cursor
         finally:
             connection.close()
+
+    def ensure_role(self, user: str, password: str) -> None:
+        """A login role that is not a superuser, made or given `password`."""
+        from psycopg2 import sql
+        with self.admin() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            verb = "ALTER" if cursor.fetchone() else "CREATE"
+            cursor.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(
+                sql.Identifier(user)), (password,))
+
+    def ensure_database(self, user: str, password: str, database: str) -> None:
+        """The application's role (not a superuser) and database, made or updated."""
+        from psycopg2 import sql
+        self.ensure_role(user, password)
+        with self.admin() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if not cursor.fetchone():
+                cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(database), sql.Identifier(user)))
 
     def stop(self) -> None:
         stop(self.process)  # SIGINT: PostgreSQL's fast shutdown

@@ -247,29 +247,16 @@ class ScratchPostgres:
         """A fresh database (dropped first if there) owned by `owner`, a role that is not a
         superuser (made if missing): the URL to log in as it."""
         password = self.passwords.setdefault(owner, secrets.token_urlsafe(18))
-        connection = self.admin()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        finally:
-            connection.close()
+        with self.server.admin() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         self.server.ensure_database(owner, password, name)
         return self.server.url(owner, password, name)
 
     def role(self, name: str) -> str:
         """A login role that is not a superuser and owns nothing (made if missing); its
         password."""
-        from psycopg2 import sql
         password = self.passwords.setdefault(name, secrets.token_urlsafe(18))
-        connection = self.admin()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
-                verb = "ALTER" if cursor.fetchone() else "CREATE"
-                cursor.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(
-                    sql.Identifier(name)), (password,))
-        finally:
-            connection.close()
+        self.server.ensure_role(name, password)
         return password
 
     def url(self, user: str, database: str) -> str:
