@@ -32,12 +32,16 @@ WINDOW = 20  # messages at each end of the conversation
 QUESTIONS = [text for text in OURS[0] if text not in ("hi", "thanks, bye")]
 
 
+def endpoints() -> Dict[str, Any]:
+    return yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+
+
 def uncapped_endpoints(workdir: Path) -> Path:
     """endpoints.yml with the session limit off: the baseline."""
-    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    endpoints["tracker_store"]["session_max_messages"] = 0
+    uncapped = endpoints()
+    uncapped["tracker_store"]["session_max_messages"] = 0
     path = workdir / "endpoints-uncapped.yml"
-    path.write_text(yaml.safe_dump(endpoints, sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(uncapped, sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -102,8 +106,7 @@ def measure(scale: str, workdir: Path, progress: Callable[[str], None]) -> Dict[
 
 
 def session_limit() -> int:
-    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    return int(endpoints["tracker_store"].get("session_max_messages", 0))
+    return int(endpoints()["tracker_store"].get("session_max_messages", 0))
 
 
 def markdown(r: Dict[str, Any]) -> str:
