@@ -22,11 +22,12 @@ def figures():
 
 def test_emergencies_are_caught_at_least_as_often_as_measured(figures):
     print({key: figures[key] for key in ("recall", "recall_unambiguous", "emergency_or_possible")})
-    # Measured 0.953, 0.845 and 0.972 (third round, 2026-12-01; deterministic: rules, and a
-    # scorer trained the same way every time).
-    assert figures["recall_unambiguous"] >= 0.95
-    assert figures["recall"] >= 0.84
-    assert figures["emergency_or_possible"] >= 0.97
+    # Measured 0.945, 0.765 and 0.953 on the second test set, written blind by a fresh author
+    # (2026-12-01, before the fourth round; deterministic: rules, and a scorer trained the same
+    # way every time).
+    assert figures["recall_unambiguous"] >= 0.945
+    assert figures["recall"] >= 0.76
+    assert figures["emergency_or_possible"] >= 0.95
 
 
 def test_false_alarms_stay_within_the_bar_and_the_measured_level(figures):
@@ -39,5 +40,5 @@ def test_false_alarms_stay_within_the_bar_and_the_measured_level(figures):
 
 def test_the_first_version_is_measured_on_the_same_set():
     old = compare(TEST_SET)["first_version"]
-    assert old["counts"] == {"emergency": 142, "near_miss": 117, "ordinary_pain": 90,
-                             "ordinary_question": 44}
+    assert old["counts"] == {"emergency": 170, "near_miss": 120, "ordinary_pain": 80,
+                             "ordinary_question": 40}
