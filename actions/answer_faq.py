@@ -1,7 +1,7 @@
 """Answers the FAQ intents from content/answers.yml: a short answer with every source that backs
 it (the sources marked `short`), the longer text with all its sources on "tell me more" (which
 also follows the emergency guidance)."""
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -15,37 +15,19 @@ from actions.replies import (
     QUESTION_INTENTS,
     TELL_ME_MORE,
     intent_buttons,
-    latest_entities,
     latest_intent,
+    named_body_part,
     phone_button,
     say_safety_line,
     source_line,
     without_booking,
 )
-from clinic.names import ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWER
+from clinic.names import (  # noqa: F401 (body_part_name: tests import it from here)
+    ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWER, body_part_name,
+)
 
 # Follow-up questions offered as buttons after an answer: its second question first, if any.
 MAX_SUGGESTIONS = 3
-# Key words of the body_part entity, most specific first: "my lower back pain" -> "lower back".
-BODY_PART_NAMES = (
-    ("lower", "lower back"),
-    ("low ", "lower back"),
-    ("lumbar", "lower back"),
-    ("upper", "upper back"),
-    ("mid", "middle back"),
-    ("neck", "neck"),
-    ("nek", "neck"),
-    ("shoulder", "shoulder"),
-    ("tailbone", "tailbone"),
-    ("spine", "back"),
-    ("back", "back"),
-    ("bak", "back"),
-)
-
-
-def body_part_name(value: Text) -> Optional[Text]:
-    value = value.lower()
-    return next((name for key, name in BODY_PART_NAMES if key in value), None)
 
 
 def second_question(tracker: Tracker, answered: Text) -> List[Text]:
@@ -85,9 +67,9 @@ class ActionAnswerFaq(Action):
         parts = [answer.text]
         if intent == "ask_location_hours":
             parts = clinic_details() + parts
-        named = [n for n in map(body_part_name, latest_entities(tracker, "body_part")) if n]
+        named = named_body_part(tracker)
         if named and answer.body_part:
-            parts.append(answer.body_part.replace("{body_part}", named[0]))
+            parts.append(answer.body_part.replace("{body_part}", named))
         parts.append(source_line(answer.short_sources))  # every source of the short text
         buttons = [dict(TELL_ME_MORE)] if answer.more else []
         suggestions = second_question(tracker, intent) + list(answer.suggestions)

@@ -1,12 +1,14 @@
 """Short replies for greetings, thanks, goodbyes, "are you a bot?", a stray yes or no, and a
-visitor who only describes their pain."""
+visitor who only describes their pain (naming the body part they named, "I'm sorry to hear about
+the neck pain.", never how long it has hurt: the pain_duration entity is for the front desk)."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import (
-    CONTENT, intent_buttons, latest_intent, phone_button, say_safety_line, without_booking,
+    CONTENT, intent_buttons, latest_intent, named_body_part, phone_button, say_safety_line,
+    without_booking,
 )
 from clinic.names import ACTION_CHAT_REPLY, CALLBACK_FORM
 
@@ -43,5 +45,7 @@ class ActionChatReply(Action):
         if intent in TOPICS and tracker.active_loop_name != CALLBACK_FORM:
             topics = without_booking(TOPICS[intent]) if safety_first else TOPICS[intent]
             buttons = intent_buttons(topics)
-        dispatcher.utter_message(text=CONTENT.messages[key], buttons=buttons)
+        # With its body_part line (describe_pain, content/answers.yml) when a body part is named.
+        dispatcher.utter_message(text=CONTENT.message(key, named_body_part(tracker)),
+                                 buttons=buttons)
         return []

@@ -3,6 +3,7 @@
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 from clinic.content import Source, load_or_exit
+from clinic.names import body_part_name
 
 CONTENT = load_or_exit()
 CLINIC = CONTENT.clinic
@@ -51,6 +52,13 @@ def latest_entities(tracker, entity: Text) -> List[Text]:
         for e in tracker.latest_message.get("entities") or []
         if e.get("entity") == entity
     ]
+
+
+def named_body_part(tracker) -> Optional[Text]:
+    """The name of the first body part the visitor's latest message names ("my lower back" ->
+    "lower back", clinic.names.body_part_name), None when it names none."""
+    return next((n for n in map(body_part_name, latest_entities(tracker, "body_part")) if n),
+                None)
 
 
 def latest_triage(tracker) -> Dict[Text, Any]:

@@ -4,7 +4,7 @@ callback or a visit (tests/nlu/booking_requests.yml). Both sets are frozen test 
 totals are reported, never the messages that missed.
 
 A pain statement gets "the pain reply" when the assistant's whole answer is the describe_pain
-message; a request starts the booking flow when the answer offers the callback request (the
+message (as it reads with any body part named, or none); a request starts the booking flow when the answer offers the callback request (the
 phone number first, then "Would you like that?"; asking for a person does the same).
 """
 import secrets
@@ -14,6 +14,7 @@ from typing import Dict, List
 import requests
 
 from clinic.content import load_content
+from clinic.names import BODY_PART_NAMES
 from scripts.nlu_eval import ROOT, read_examples
 
 PAIN_STATEMENTS = ROOT / "tests" / "nlu" / "pain_statements.yml"
@@ -46,13 +47,16 @@ def is_emergency(reply: List[Dict]) -> bool:
 
 
 def measure(webhook: str) -> Dict[str, Dict[str, float]]:
-    messages = load_content().messages
+    content = load_content()
+    messages = content.messages
+    pain_replies = [[content.message("describe_pain", name)]
+                    for name in {None} | {name for _, name in BODY_PART_NAMES}]
     pain = first_replies(webhook, [t for t, _ in read_examples(PAIN_STATEMENTS)])
     booking = first_replies(webhook, [t for t, _ in read_examples(BOOKING_REQUESTS)])
     return {
         "pain_statements": {
             "examples": len(pain),
-            "pain_reply": share([texts_of(r) == [messages["describe_pain"]] for r in pain]),
+            "pain_reply": share([texts_of(r) in pain_replies for r in pain]),
             "emergency_reply": share([is_emergency(r) for r in pain]),
             "safety_line": share([any("911" in t for t in texts_of(r)) for r in pain]),
         },

@@ -16,7 +16,7 @@ NLU components), the demo page's server and the scripts all use it.
 import os
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, Optional, Tuple
 from urllib.parse import urlsplit
@@ -80,6 +80,13 @@ MESSAGE_KEYS = (
     "other_language",
     "possible_unknown",
 ) + tuple(f"possible_{flag}" for flag in FLAGS)  # the safety line for each red flag
+
+# Messages that may also have a `body_part` line: said in place of the text's first sentence
+# (up to its first ".", "?" or "!") when the visitor names a body part, with {body_part} where
+# its name goes: "I'm sorry your neck is hurting." (actions/chat.py).
+BODY_PART_MESSAGES = ("describe_pain",)
+# The text's first sentence: up to the first ".", "?" or "!" that ends a word.
+FIRST_SENTENCE = re.compile(r".*?[.!?](?=\s|$)", re.DOTALL)
 
 ANSWER_KEYS = {"title", "text", "more", "body_part", "sources", "suggestions"}
 CLINIC_KEYS = {
@@ -173,6 +180,16 @@ class Content:
     clinic: Clinic
     answers: Dict[str, Answer]
     messages: Dict[str, str]
+    # BODY_PART_MESSAGES that have a body_part line: the whole message with that line in place
+    # of its first sentence, {body_part} still to fill (message() fills it).
+    body_part_messages: Dict[str, str] = field(default_factory=dict)
+
+    def message(self, name: str, body_part: Optional[str] = None) -> str:
+        """The message `name`; when the visitor named a body part (its name, e.g. "neck") and
+        the message has a body_part line, the message with that line."""
+        if body_part and name in self.body_part_messages:
+            return self.body_part_messages[name].replace("{body_part}", body_part)
+        return self.messages[name]
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
@@ -396,18 +413,37 @@ def _answer(path: Path, intent: str, raw: Any, clinic: Clinic, facts: FrozenSet[
     )
 
 
-def _messages(path: Path, raw: Any, clinic: Clinic) -> Dict[str, str]:
+def _body_part_message(path: Path, name: str, line: Any, text: str, clinic: Clinic) -> str:
+    """The message with its body_part line in place of the first sentence of its text (both
+    already checked), {body_part} left to fill."""
+    key = f"messages.{name}.body_part"
+    line = _fill(path, key, _text(path, key, line), clinic, extra={"body_part"})
+    if "{body_part}" not in line:
+        raise ContentError(f"{path}: {key}: write {{body_part}} where the body part's name goes")
+    first = FIRST_SENTENCE.match(text)
+    rest = text[first.end():].strip() if first else ""
+    if rest:
+        line += " " + _fill(path, f"messages.{name}.text", rest, clinic)
+    return line
+
+
+def _messages(path: Path, raw: Any, clinic: Clinic) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """The messages, and the BODY_PART_MESSAGES' forms with their body_part line."""
     raw = _mapping(path, "messages", raw)
     _check_keys(path, "messages", raw, MESSAGE_KEYS)
-    messages = {}
+    messages, body_part_messages = {}, {}
     for name in MESSAGE_KEYS:
         if name not in raw:
             raise ContentError(f"{path}: messages.{name}: missing")
         entry = _mapping(path, f"messages.{name}", raw[name])
-        _check_keys(path, f"messages.{name}", entry, {"text"})
+        allowed = {"text", "body_part"} if name in BODY_PART_MESSAGES else {"text"}
+        _check_keys(path, f"messages.{name}", entry, allowed)
         text = _text(path, f"messages.{name}.text", entry.get("text"))
         messages[name] = _fill(path, f"messages.{name}.text", text, clinic)
-    return messages
+        if entry.get("body_part") is not None:
+            body_part_messages[name] = _body_part_message(path, name, entry["body_part"], text,
+                                                          clinic)
+    return messages, body_part_messages
 
 
 def load_content(directory: Path = CONTENT_DIR) -> Content:
@@ -427,7 +463,9 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
         intent: _answer(path, intent, raw, clinic, facts, facts_path, set(raw_answers))
         for intent, raw in raw_answers.items()
     }
-    return Content(clinic=clinic, answers=answers, messages=_messages(path, data.get("messages"), clinic))
+    messages, body_part_messages = _messages(path, data.get("messages"), clinic)
+    return Content(clinic=clinic, answers=answers, messages=messages,
+                   body_part_messages=body_part_messages)
 
 
 def load_or_exit(directory: Path = CONTENT_DIR) -> Content:

@@ -1,11 +1,13 @@
 """Names the action server (actions/), the Rasa server's REST channel (channels/rest.py) and the
 front-desk console (console/) all use, written once: the custom actions, the slots, the callback
-form and its outcomes, a visitor's verdict on an answer, and the console's badges.
+form and its outcomes, a visitor's verdict on an answer, the console's badges, and what a body
+part is called.
 
 domain.yml declares each action, slot, form and intent named here, and every custom action and
 slot it declares is here: tests/unit/test_clinic_package.py checks both ways, so a name changed
 in the domain and not here fails a test instead of the console silently counting nothing.
 """
+from typing import Optional
 
 # Custom actions (domain.yml `actions:`), each the name() of one class in actions/.
 ACTION_ANSWER_FAQ = "action_answer_faq"
@@ -39,6 +41,35 @@ CALLBACK_OVER_LIMIT = "over_limit"
 
 # The intent of the last answer given, for "tell me more" and the verdicts on that answer.
 SLOT_LAST_ANSWER = "last_answer"
+
+# Where it hurts and for how long, from a statement of pain (the entities body_part and
+# pain_duration of a describe_pain message, domain.yml): the console's callback queue shows them.
+SLOT_PAIN_BODY_PART = "pain_body_part"
+SLOT_PAIN_DURATION = "pain_duration"
+
+# What the bot and the console call a body part the visitor named (the body_part entity, as
+# nlp/en_clinic_pipeline/patterns/body_parts.yml finds it): its key words, most specific
+# first, so "my lower back pain" is "lower back" and "my back" is "back".
+BODY_PART_NAMES = (
+    ("lower", "lower back"),
+    ("low ", "lower back"),
+    ("lumbar", "lower back"),
+    ("upper", "upper back"),
+    ("mid", "middle back"),
+    ("neck", "neck"),
+    ("nek", "neck"),
+    ("shoulder", "shoulder"),
+    ("tailbone", "tailbone"),
+    ("spine", "back"),
+    ("back", "back"),
+    ("bak", "back"),
+)
+
+
+def body_part_name(value: str) -> Optional[str]:
+    """The name of the body part in a body_part entity's text, None if it names none we know."""
+    value = value.lower()
+    return next((name for key, name in BODY_PART_NAMES if key in value), None)
 
 # A visitor's verdict on an answer: the widget's buttons send /rate_answer{"answer": ...,
 # "verdict": ...} and, after "not helpful", /explain_verdict{"answer": ..., "reason": ...}; the

@@ -120,6 +120,10 @@ callbacks = Table(
     Column("phone", Text),
     Column("preferred_time", Text),
     Column("question", Text),
+    # Where it hurts and for how long, from the visitor's statement of pain before the request
+    # (the pain_body_part and pain_duration slots): "lower back", "3 weeks"; "" if not said.
+    Column("pain_body_part", Text, nullable=False, default=""),
+    Column("pain_duration", Text, nullable=False, default=""),
 )
 Index("ix_console_callbacks_sender", callbacks.c.sender_id)
 Index("ix_console_callbacks_requested", callbacks.c.requested_at)
@@ -267,6 +271,7 @@ DERIVED = (conversations, conversation_intents, messages, callbacks, verdicts, i
 # rebuilt from the events. A session from before has last_seen 0: it has been idle too long.
 ADDED_COLUMNS = {conversations: {"possible": "FALSE", "not_helpful": "FALSE",
                                  "non_english": "FALSE"},
+                 callbacks: {"pain_body_part": "''", "pain_duration": "''"},
                  sessions: {"last_seen": "0"}}
 APPEND_ONLY = (audit,)
 

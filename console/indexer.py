@@ -16,6 +16,10 @@ a reason (`explain_verdict`, entities answer and reason); the bot records each o
 row of console_verdicts (the slot event's id, the answer, the verdict, the reason once given):
 the slot, not the visitor's press, so a repeat or a verdict on an answer never given is not
 counted.
+
+A callback request carries where it hurts and for how long (the pain_body_part and pain_duration
+slots, set from the visitor's statement of pain, as they stand when the request is submitted):
+the body part by its name (clinic.names.body_part_name: "my lower back" -> "lower back").
 """
 import json
 import re
@@ -28,8 +32,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from clinic.names import (
     ACTION_FALLBACK, BADGE_ACTIONS, CALLBACK_FORM, CALLBACK_SUBMITTED, HELPFUL,
     INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, NOT_HELPFUL, SLOT_ANSWER_VERDICT,
-    SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME, VERDICTS,
-    is_rollover,
+    SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME,
+    SLOT_PAIN_BODY_PART, SLOT_PAIN_DURATION, VERDICTS, body_part_name, is_rollover,
 )
 from console.db import (
     DERIVED, Databases, callbacks, conversation_intents, conversations, events, index_state,
@@ -41,6 +45,9 @@ BATCH = 5000
 # Rasa workers): an id gap younger than this stops the run, the next run looks again.
 GAP_GRACE_SECONDS = 30
 CALLBACK_SLOTS = (SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_TIME)
+# Kept in the fold state until the session ends (a second request in it carries them too).
+PAIN_SLOTS = (SLOT_PAIN_BODY_PART, SLOT_PAIN_DURATION)
+MAX_PAIN = 100  # characters: the entities are short phrases
 # Replies to the bot, not questions: never "the question that led to" a callback request, nor
 # a conversation's first question while a real one follows.
 # A visitor's verdict on an answer, and the reason for "not helpful" (button presses).
@@ -55,8 +62,16 @@ PARSED_TYPES = ("user", "bot", "slot")
 
 
 def fresh_state() -> Dict[str, Any]:
-    return {"slots": {}, "question": None, "form_question": None, "in_form": False,
+    return {"slots": {}, "pain": {}, "question": None, "form_question": None, "in_form": False,
             "last_user": None, "buttons": {}, "intents": []}
+
+
+def pain_of(slots: Dict[str, str]) -> Dict[str, str]:
+    """The callback row's pain columns from the pain slots: the body part by its name (its
+    words if it has no name we know), "" for what was not said."""
+    part = slots.get(SLOT_PAIN_BODY_PART) or ""
+    return {"pain_body_part": (body_part_name(part) or part)[:MAX_PAIN],
+            "pain_duration": (slots.get(SLOT_PAIN_DURATION) or "")[:MAX_PAIN]}
 
 
 def triage_of(data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -159,7 +174,7 @@ class Batch:
                 state["form_question"] = state["question"]
             state["in_form"] = starting
         elif kind in ("session_started", "restart"):
-            state.update(slots={}, in_form=False, buttons={})
+            state.update(slots={}, pain={}, in_form=False, buttons={})
 
     def _user(self, conv, state, event, data) -> None:
         intent = ((data.get("parse_data") or {}).get("intent") or {})
@@ -219,6 +234,12 @@ class Batch:
         name, value = data.get("name"), data.get("value")
         if name in CALLBACK_SLOTS and value is not None:
             state["slots"][name] = str(value)
+        elif name in PAIN_SLOTS:
+            pain = state.setdefault("pain", {})  # a fold state from before has none
+            if value is None:
+                pain.pop(name, None)
+            else:
+                pain[name] = str(value)
         elif name == SLOT_ANSWER_VERDICT:
             self._verdict(conv, state, event, value)
         elif name == SLOT_CALLBACK_STATUS and value == CALLBACK_SUBMITTED:
@@ -228,6 +249,7 @@ class Batch:
                 "id": event.id, "sender_id": event.sender_id, "requested_at": event.timestamp,
                 "name": slots.get(SLOT_CALLBACK_NAME), "phone": slots.get(SLOT_CALLBACK_PHONE),
                 "preferred_time": slots.get(SLOT_CALLBACK_TIME), "question": state["form_question"],
+                **pain_of(state.get("pain") or {}),
             })
             self.notices.append({"kind": "callback", "event_id": event.id,
                                  "event_at": event.timestamp or 0.0})

@@ -183,16 +183,22 @@ def _callback_select():
     k = callbacks.c
     return (
         select(k.id, k.sender_id, k.requested_at, k.name, k.phone, k.preferred_time, k.question,
-               callback_marks.c.called, callback_marks.c.note, callback_marks.c.updated_by,
+               k.pain_body_part, k.pain_duration, callback_marks.c.called, callback_marks.c.note, callback_marks.c.updated_by,
                callback_marks.c.updated_at)
         .select_from(callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == k.id))
     )
+
+
+def pain_text(body_part: Optional[str], duration: Optional[str]) -> str:
+    """The queue's Pain column: "lower back, 3 weeks", "neck", "3 weeks" or ""."""
+    return ", ".join(part for part in (body_part, duration) if part)
 
 
 def _tidy(row: Dict[str, Any]) -> Dict[str, Any]:
     row["called"] = bool(row["called"])
     row["note"] = row["note"] or ""
     row["question"] = mask(row["question"])
+    row["pain"] = pain_text(row["pain_body_part"], row["pain_duration"])
     return row
 
 

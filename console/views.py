@@ -27,7 +27,7 @@ from console.responses import download, form_values, html, json
 LIST_COLUMNS = ("sender_id", "started", "last_at", "length", "first_question", "callback",
                 "handoff", "unanswered", "emergency", "possible", "reviewed", "labels")
 CALLBACK_COLUMNS = ("id", "sender_id", "requested_at", "name", "phone", "preferred_time",
-                    "question", "called", "note", "updated_by", "updated_at")
+                    "pain", "question", "called", "note", "updated_by", "updated_at")
 TRANSCRIPT_COLUMNS = ("id", "timestamp", "kind", "text", "intent", "confidence", "buttons",
                       "triage_level", "triage_flags")
 AUDIT_COLUMNS = ("id", "time", "at", "actor", "action", "detail")

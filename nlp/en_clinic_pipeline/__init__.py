@@ -1,5 +1,6 @@
 """The clinic assistant's own spaCy pipeline: blank English, a lookup lemmatizer from
-spacy-lookups-data, and an EntityRuler whose patterns (body parts) live in patterns/*.yml.
+spacy-lookups-data, and an EntityRuler whose patterns (body parts, how long the pain has
+lasted) live in patterns/*.yml, then one small step that tidies the durations it found.
 
 Rasa's SpacyNLP loads it by name (spacy.load("en_clinic_pipeline")). It is built when loaded
 rather than saved to disk, so an edited pattern file takes effect at the next `rasa train`
@@ -14,11 +15,19 @@ import spacy
 import yaml
 from spacy.attrs import ORTH
 from spacy.language import Language
+from spacy.tokens import Doc, Span
 
 PACKAGE_DIR = Path(__file__).parent
 PATTERN_DIR = PACKAGE_DIR / "patterns"
 META_PATH = PACKAGE_DIR / "meta.json"
-LABELS = ("body_part",)  # red flags are triage/'s job (triage/rules.yml)
+# Red flags are triage/'s job (triage/rules.yml). not_pain_duration marks time phrases that
+# are not how long the pain has lasted ("in 2 weeks"): it wins over the shorter duration inside
+# them, and TIDY_DURATIONS then drops it (patterns/pain_durations.yml).
+LABELS = ("body_part", "pain_duration", "not_pain_duration")
+NOT_A_DURATION = "not_pain_duration"
+# Words in front of a duration that do not say how long: "for 3 weeks" -> "3 weeks".
+FRAME_WORDS = ("for", "been")
+TIDY_DURATIONS = "clinic_tidy_durations"
 
 Pattern = Union[str, List[Dict[str, Any]]]
 
@@ -92,6 +101,24 @@ def _add_upper_case_exceptions(nlp: Language) -> None:
             nlp.tokenizer.add_special_case(upper, [{ORTH: p[ORTH].upper()} for p in pieces])
 
 
+@Language.component(TIDY_DURATIONS)
+def tidy_durations(doc: Doc) -> Doc:
+    """After the EntityRuler: each pain_duration without its leading FRAME_WORDS, and no
+    not_pain_duration (it only kept its words from being read as a duration)."""
+    kept = []
+    for span in doc.ents:
+        if span.label_ == NOT_A_DURATION:
+            continue
+        if span.label_ == "pain_duration":
+            start = span.start
+            while start < span.end - 1 and doc[start].lower_ in FRAME_WORDS:
+                start += 1
+            span = Span(doc, start, span.end, label=span.label_)
+        kept.append(span)
+    doc.ents = kept
+    return doc
+
+
 def build() -> Language:
     nlp = spacy.blank("en")
     _add_upper_case_exceptions(nlp)
@@ -103,6 +130,7 @@ def build() -> Language:
     nlp.initialize()  # loads the English lookup tables from spacy-lookups-data, offline
     for path in pattern_files():
         ruler.add_patterns(read_patterns(path))
+    nlp.add_pipe(TIDY_DURATIONS)
     nlp.meta.update(json.loads(META_PATH.read_text(encoding="utf-8")))
     # Rasa treats a pipeline without a path as an unloaded stub and rejects it.
     nlp._path = PACKAGE_DIR

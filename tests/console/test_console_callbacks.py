@@ -82,6 +82,7 @@ def test_open_requests_from_one_number_are_one_entry_with_the_latest_details(con
         "requested_at": latest_at, "first_requested_at": earlier_at,
         "name": f"Jane {SCRIPT} Doe", "phone": "(314) 555-0142",
         "preferred_time": "weekday mornings", "question": "I want to book an appointment",
+        "pain_body_part": "", "pain_duration": "", "pain": "",  # she did not say
         "called": False, "note": "", "updated_by": None, "updated_at": None,
     }
     assert (dana["id"], dana["ids"], dana["requests"], dana["phone"], dana["preferred_time"],

@@ -358,16 +358,68 @@ def test_not_json_and_huge_bodies_are_refused(servers):
     assert chat(servers, new_sender(), "hi")  # and the server keeps serving
 
 
-@pytest.mark.parametrize("message", [
-    "my lower back has been aching for about a month now",
-    "pulled something in my neck at the gym yesterday, so stiff",
-])
-def test_a_description_of_everyday_pain_gets_the_pain_reply(servers, message):
-    messages = chat(servers, new_sender(), message)
-    assert [m.get("text") for m in messages] == [CONTENT.messages["describe_pain"]]
-    assert "911" not in texts(messages)
+PAIN_OPENING = "I'm sorry you're hurting. "  # the first sentence of the describe_pain text
+TIME_WORDS = re.compile(r"\b(hours?|days?|weeks?|months?|years?|ages|since|yesterday|chronic)\b",
+                        re.I)
+
+
+def pain_reply(body_part):
+    """The describe_pain reply naming `body_part` (its body_part line in place of the text's
+    first sentence), written out here rather than taken from the loader alone."""
+    text = CONTENT.messages["describe_pain"]
+    assert text.startswith(PAIN_OPENING)
+    expected = f"I'm sorry to hear about the {body_part} pain. " + text[len(PAIN_OPENING):]
+    assert CONTENT.message("describe_pain", body_part) == expected
+    return expected
+
+
+# (message, the body part's name in the reply, the body_part entity, the pain_duration entity)
+PAIN_STATEMENTS = [
+    ("my lower back has been aching for about a month now", "lower back", "lower back",
+     "about a month"),
+    ("pulled something in my neck at the gym yesterday, so stiff", "neck", "neck", None),
+    ("my neck has been killing me for 3 weeks", "neck", "neck", "3 weeks"),
+    ("ugh my back has been sore since last tuesday", "back", "my back", "since last tuesday"),
+]
+
+
+@pytest.mark.parametrize("message, name, body_part, duration", PAIN_STATEMENTS)
+def test_a_description_of_everyday_pain_names_the_body_part_never_the_duration(
+        servers, message, name, body_part, duration):
+    sender = new_sender()
+    messages = chat(servers, sender, message)
+    assert [m.get("text") for m in messages] == [pain_reply(name)]
+    said = texts(messages)
+    assert "911" not in said and not TIME_WORDS.search(said)  # nothing about how long
+    assert duration is None or duration not in said
     assert [b["payload"] for b in buttons(messages)] == [
         "/ask_benefits", "/ask_session_details", "/book_appointment"]
+    # For the front desk (the console's callback queue): the slots, as the visitor said them.
+    assert slot_values(servers, sender, "pain_body_part") == [body_part]
+    assert slot_values(servers, sender, "pain_duration") == ([duration] if duration else [])
+
+
+@pytest.mark.parametrize("message", [
+    "ugh it's been so sore and stiff for 2 weeks now",
+    "my hip has been aching for 2 weeks now",  # a body part the patterns do not know
+])
+def test_a_description_of_pain_without_a_known_body_part_gets_the_plain_reply(servers, message):
+    sender = new_sender()
+    messages = chat(servers, sender, message)
+    assert [m.get("text") for m in messages] == [CONTENT.messages["describe_pain"]]
+    assert CONTENT.messages["describe_pain"].startswith(PAIN_OPENING)
+    assert not TIME_WORDS.search(texts(messages))
+    assert slot_values(servers, sender, "pain_body_part") == []
+    assert slot_values(servers, sender, "pain_duration") == ["2 weeks"]
+
+
+def test_a_question_naming_a_body_part_and_a_time_fills_no_pain_slot(servers):
+    """In a question the body part is its topic, not necessarily the visitor's own pain."""
+    sender = new_sender()
+    reply = texts(chat(servers, sender, "can cryotherapy help my neck, it has been stiff for 3 weeks"))
+    assert CONTENT.answers["ask_benefits"].body_part.replace("{body_part}", "neck") in reply
+    assert slot_values(servers, sender, "pain_body_part") == []
+    assert slot_values(servers, sender, "pain_duration") == []
 
 
 @pytest.mark.parametrize("message", ["could somebody from the clinic call me back", "callback request pls"])
@@ -395,9 +447,12 @@ def test_a_time_that_reads_as_no_or_stop_goes_on_to_consent(servers, when):
 def test_a_description_of_pain_in_the_middle_of_the_form_is_answered_then_it_goes_on(servers):
     sender = new_sender()
     book_and_accept(servers, sender)
-    reply = [m.get("text") for m in chat(servers, sender, "ugh my upper back is so tight today")]
-    assert reply == [CONTENT.messages["describe_pain"], CONTENT.messages["ask_callback_name"]]
+    reply = [m.get("text") for m in chat(servers, sender,
+                                         "ugh my upper back is so tight, for 2 weeks now")]
+    assert reply == [pain_reply("upper back"), CONTENT.messages["ask_callback_name"]]
     assert slot_values(servers, sender, "callback_name") == []
+    assert slot_values(servers, sender, "pain_body_part") == ["upper back"]
+    assert slot_values(servers, sender, "pain_duration") == ["2 weeks"]
 
 
 # Conversations that show the clinic's details: every number in them must be the clinic's own

@@ -98,15 +98,14 @@ def test_clinic_yml_changes_every_answer(content_dir):
     edit(content_dir / "clinic.yml", put("clinic.address", "12 Example Road"))
     content = load_content(content_dir)
     assert content.clinic.tel_uri == "tel:+16365550100" and content.clinic.address == "12 Example Road"
-    texts = list(content.messages.values()) + [
-        t for a in content.answers.values() for t in (a.text, a.more, a.body_part) if t]
+    texts = all_texts(content)
     assert not any(ident in t for t in texts for ident in CLINIC.identifiers())
     assert "636-555-0100" in content.messages["goodbye"]
     assert "Westside Back Care" in content.answers["ask_cost"].text
 
 
 def all_texts(content):
-    return list(content.messages.values()) + [
+    return list(content.messages.values()) + list(content.body_part_messages.values()) + [
         t for a in content.answers.values() for t in (a.text, a.more, a.body_part) if t]
 
 
@@ -241,6 +240,18 @@ BAD_ANSWERS = {
                                 "answers.ask_cost.sources[0].short: expected true or false"),
     "url on a clinic page source": (put("answers.ask_cost.sources.0.url", "https://example.org/page"),
                                     "answers.ask_cost.sources[0]: unknown key 'url'"),
+    # A message's body_part line (describe_pain only): it names the body part, nothing else.
+    "body_part line on another message": (put("messages.greet.body_part", "Your {body_part}."),
+                                          "messages.greet: unknown key 'body_part'"),
+    "message body_part without the name": (put("messages.describe_pain.body_part", "I'm sorry."),
+                                           "messages.describe_pain.body_part: write {body_part}"),
+    "message body_part saying the duration": (
+        put("messages.describe_pain.body_part", "Your {body_part} has hurt for {pain_duration}."),
+        "messages.describe_pain.body_part: unknown placeholder {pain_duration}"),
+    "empty message body_part": (put("messages.describe_pain.body_part", " "),
+                                "messages.describe_pain.body_part: expected non-empty text"),
+    "body_part in a message's text": (put("messages.describe_pain.text", "Sorry, {body_part}."),
+                                      "messages.describe_pain.text: unknown placeholder {body_part}"),
     "suggestion not answered": (put("answers.ask_cost.suggestions", ["ask_cost", "ask_parking"]),
                                 "answers.ask_cost.suggestions[1]"),
     "emergency as suggestion": (put("answers.ask_cost.suggestions", ["emergency"]),
@@ -433,3 +444,40 @@ def test_messages_route_urgency_to_911_and_988_not_to_the_clinic():
     assert "urgent" not in messages["callback_saved"].lower()
     assert "rather not wait" in messages["callback_saved"] and "911" in messages["callback_saved"]
     assert "911" in messages["greet"] and "988" in messages["greet"]
+
+
+def test_describe_pain_names_the_body_part_in_place_of_its_first_sentence(content_dir):
+    edit(content_dir / "answers.yml", put("messages.describe_pain", {
+        "text": "Sorry you're hurting. {clinic_name} can help! Call {phone}.",
+        "body_part": "Sorry your {body_part}  is hurting."}))
+    content = load_content(content_dir)
+    rest = f"{CLINIC.name} can help! Call {CLINIC.phone}."
+    assert content.message("describe_pain") == content.messages["describe_pain"] == \
+        f"Sorry you're hurting. {rest}"
+    assert content.message("describe_pain", "lower back") == \
+        f"Sorry your lower back is hurting. {rest}"
+    assert content.message("greet", "neck") == content.messages["greet"]  # it has none
+
+
+@pytest.mark.parametrize("text", ["Sorry you're hurting.", "Sorry you're hurting"])
+def test_a_one_sentence_text_is_replaced_whole(content_dir, text):
+    edit(content_dir / "answers.yml", put("messages.describe_pain",
+                                          {"text": text, "body_part": "Sorry about your {body_part}."}))
+    assert load_content(content_dir).message("describe_pain", "neck") == "Sorry about your neck."
+
+
+def test_without_a_body_part_line_the_message_stays_as_it_is(content_dir):
+    edit(content_dir / "answers.yml", drop("messages.describe_pain.body_part"))
+    content = load_content(content_dir)
+    assert content.body_part_messages == {}
+    assert content.message("describe_pain", "neck") == content.messages["describe_pain"]
+
+
+def test_the_pain_reply_in_use_names_the_body_part_and_nothing_else():
+    content = load_content(CONTENT)
+    plain = content.messages["describe_pain"]
+    assert plain.startswith("I'm sorry you're hurting. ")
+    assert content.message("describe_pain", "neck") == \
+        "I'm sorry to hear about the neck pain. " + plain[len("I'm sorry you're hurting. "):]
+    assert set(content.body_part_messages) == {"describe_pain"}
+    assert content.body_part_messages["describe_pain"].count("{body_part}") == 1
