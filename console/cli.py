@@ -1,5 +1,5 @@
 """`python -m console <command>`: serve, create-user [--admin], set-password, grant-admin,
-revoke-admin, index, reindex, retention."""
+revoke-admin, index, reindex, resend-notifications, retention."""
 import argparse
 import getpass
 import logging
@@ -40,6 +40,10 @@ def main(argv=None) -> None:
         sub.add_parser(name, help=text).add_argument("username")
     sub.add_parser("index", help="bring the console's summary up to date now")
     sub.add_parser("reindex", help="rebuild the summary from all events (staff marks stay)")
+    resend = sub.add_parser("resend-notifications",
+                            help="send again the e-mails given up on (state failed)")
+    resend.add_argument("--id", type=int, action="append", dest="ids",
+                        help="only this notification (repeatable)")
     keep = sub.add_parser("retention", help="delete conversations idle for more than N days")
     keep.add_argument("--days", type=float, required=True)
     keep.add_argument("--dry-run", action="store_true", help="only count them")
@@ -95,6 +99,14 @@ def main(argv=None) -> None:
         dbs = Databases()
         count = indexer.index_all(dbs) if args.command == "index" else indexer.rebuild(dbs)
         print(f"Indexed {count} events.")
+    elif args.command == "resend-notifications":
+        from console.notify import resend_failed
+        from console.queries import log
+        dbs = Databases()
+        count = resend_failed(dbs, args.ids)
+        if count:
+            log(dbs, getpass.getuser(), args.command, f"{count} notifications")
+        print(f"{count} failed notifications are due again; the running console sends them.")
     elif args.command == "retention":
         if args.days < 0:
             sys.exit("--days must not be negative")

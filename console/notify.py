@@ -10,7 +10,8 @@ Watching and sending: in the serving process, a Watcher thread indexes the track
 NOTIFY_POLL_SECONDS (so nothing waits for a page to be opened), then sends the notifications that
 are due, one connection each, with smtplib. A notification is claimed before it is sent (its
 attempt counted, its next try pushed past the send), marked sent after; a failure is retried
-after NOTIFY_RETRY_SECONDS, doubling up to an hour, and after MAX_ATTEMPTS it is marked failed.
+after NOTIFY_RETRY_SECONDS, doubling up to an hour, and after MAX_ATTEMPTS it is marked failed
+(`python -m console resend-notifications` makes those due again).
 Only a process killed between the mail server's "250 OK" and the commit can send one twice.
 The thread never blocks the console's requests, nor the bot (another process).
 
@@ -223,6 +224,18 @@ def turn_off_pending(dbs: Databases) -> int:
         return db.execute(update(notifications).where(notifications.c.state == "pending")
                           .values(state="off", last_error="e-mail notifications are off")
                           ).rowcount
+
+
+def resend_failed(dbs: Databases, ids: Optional[List[int]] = None) -> int:
+    """Notifications given up on (`failed`), or only those of `ids`, are due again from their
+    first attempt, for the watcher of the running console to send (once the mail server is
+    mended). Returns how many."""
+    where = notifications.c.state == "failed"
+    if ids:
+        where = and_(where, notifications.c.id.in_(ids))
+    with dbs.console.begin() as db:
+        return db.execute(update(notifications).where(where).values(
+            state="pending", attempts=0, next_try_at=time.time())).rowcount
 
 
 def deliver_due(dbs: Databases, mail: Optional[MailSettings], retry: float = RETRY_SECONDS,

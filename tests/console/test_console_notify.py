@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult
 from console.notify import MailSettings
 from scripts.serve import BIN, ROOT, free_port, server_env
 from tests.console.conftest import (
-    console_env, copy_tracker, replay, start_console, unique_dir,
+    console_cli, console_env, copy_tracker, replay, start_console, unique_dir,
 )
 
 PUBLIC_URL = "https://console.clinic.test"
@@ -215,6 +215,41 @@ def test_a_mail_server_that_is_down_is_retried_until_it_comes_up(recorded, tmp_p
         finally:
             down.stop()
     finally:
+        desk.console.stop()
+
+
+def test_a_notification_given_up_on_is_sent_again_on_request(recorded, tmp_path_factory):
+    """After MAX_ATTEMPTS a notification is `failed` and never tried again, until staff run
+    `python -m console resend-notifications` (audited), once the mail server is mended."""
+    box = Mailbox()  # down at first
+    desk = Desk(recorded, tmp_path_factory, "console_notify_resend", box)
+    try:
+        replay(desk.tracker, desk.senders["callback"])
+        wait_for(lambda: [r for r in rows(desk.workdir) if r["attempts"] >= 1], what="a try")
+        desk.console.stop()
+        with closing(sqlite3.connect(desk.workdir / "console.db")) as db, db:
+            db.execute("UPDATE console_notifications SET state = 'failed'")  # as after 20 tries
+        box.start()
+        desk.restart()
+        time.sleep(2)  # four rounds of the watcher: a failed one is left alone
+        assert box.messages == [] and [r["state"] for r in rows(desk.workdir)] == ["failed"]
+        done = console_cli(desk.workdir, desk.tracker, "resend-notifications")
+        assert done.stdout.strip() == \
+            "1 failed notifications are due again; the running console sends them."
+        wait_for(lambda: box.messages, what="the e-mail sent again")
+        (row,) = rows(desk.workdir)
+        assert (row["state"], row["attempts"]) == ("sent", 1)
+        (_, _, message, raw, _), = box.parsed()
+        assert message["Subject"] == f"New callback request #{row['id']}"
+        assert_no_patient_data(raw)
+        with closing(sqlite3.connect(desk.workdir / "console.db")) as db:
+            assert db.execute("SELECT action, detail FROM console_audit WHERE action = "
+                              "'resend-notifications'").fetchall() == \
+                [("resend-notifications", "1 notifications")]
+        again = console_cli(desk.workdir, desk.tracker, "resend-notifications")
+        assert again.stdout.startswith("0 failed notifications")
+    finally:
+        box.stop()
         desk.console.stop()
 
 
