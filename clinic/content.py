@@ -301,9 +301,12 @@ def load_clinic(path: Path) -> Clinic:
     _check_keys(path, "(top level)", data, {"version", "clinic"})
     raw = _mapping(path, "clinic", data.get("clinic"))
     _check_keys(path, "clinic", raw, CLINIC_KEYS)
-    phone = _text(path, "clinic.phone", raw.get("phone"))
-    if us_phone(phone) is None:
-        raise ContentError(f"{path}: clinic.phone: expected a US phone number, got {phone!r}")
+    written = _text(path, "clinic.phone", raw.get("phone"))
+    # One form everywhere, (314) 731-4201, whichever way the editor wrote it: the widget makes
+    # a number in that form a tap-to-call link.
+    phone = us_phone(written)
+    if phone is None:
+        raise ContentError(f"{path}: clinic.phone: expected a US phone number, got {written!r}")
     free = raw.get("free_initial_consultation", False)
     if not isinstance(free, bool):
         raise ContentError(f"{path}: clinic.free_initial_consultation: expected true or false")
