@@ -27,11 +27,12 @@
 4. The statistical scorer (triage/scorer.py) gives a second opinion for phrasing no rule
    lists: where no red-flag phrase matched, above POSSIBLE_SCORE `possible` (the safety line
    first, then the answer); where the rules read a flag as negated, above CONFIRM_SCORE
-   `possible`. It never makes an emergency on its own: it cannot say which red flag it saw, and
-   as the only judge it sent everyday pain to 911 ("back pain thats worse in the morning", 2 of
-   the 245 pain statements of data/nlu/pain.yml); measured on tests/safety/dev3.yml, emergency
-   recall fell from 0.795 to 0.677 with emergency-or-possible unchanged at 0.976, and near-miss
-   false alarms from 0.123 to 0.092.
+   `possible`. Where they found nothing, it makes an emergency only above SCORER_EMERGENCY,
+   in a message of SCORER_MIN_WORDS words or more, and when the flag model names one red flag
+   other than self-harm (which has a model of its own) with FLAG_CERTAINTY: the score alone sent everyday chat ("and?", "location and hours") and
+   pain ("back pain thats worse in the morning") to 911, and the flag model alone read "I am
+   ready, please schedule me" as self-harm; together they named the right flag in every
+   emergency they made on the development sets.
 5. Its self-harm model speaks for self-harm written in words no rule lists ("I've got the
    pills counted out for tonight"): where no self-harm phrase matched, above SELF_HARM_SCORE
    an emergency with the flag `self_harm` (so the reply puts 988 first), whatever else the
@@ -58,7 +59,7 @@ from spacy.util import filter_spans
 
 from triage import language, rules as rule_file
 from triage.rules import HELPERS
-from triage.scorer import Scorer
+from triage.scorer import NO_FLAG, Scorer
 
 # Thresholds on the scorer's probability, chosen on the scorer alone on tests/safety/dev.yml
 # and dev2.yml (the rules were tuned on those sets, so only the scorer's own figures there are
@@ -67,6 +68,14 @@ from triage.scorer import Scorer
 # `possible` after all.
 POSSIBLE_SCORE = 0.45
 CONFIRM_SCORE = 0.8
+# Chosen on tests/safety/dev*.yml and the everyday messages of data/nlu and tests/nlu/dev*.yml
+# (fourth round): with no flag found by the rules, an emergency above SCORER_EMERGENCY when the
+# flag model agrees (no everyday message and no ordinary pain statement there reaches it; dev4
+# recall 0.930 -> 0.986, dev5 0.845 -> 0.894). Letting a sure score settle a flag the rules
+# found in an unclear context made only false alarms there, so it does not.
+SCORER_EMERGENCY = 0.7
+FLAG_CERTAINTY = 0.5
+SCORER_MIN_WORDS = 5
 # The self-harm model's thresholds, among messages where no self-harm phrase matched, chosen
 # on the same sets and on the everyday messages of data/nlu/ unlike any triage training
 # example (2,278): SELF_HARM_SCORE is above every near-miss, ordinary pain statement and
@@ -361,8 +370,18 @@ class Engine:
             result.level = "possible" if self.scorer.score(text) >= CONFIRM_SCORE else "none"
             result.source = "rules"
         elif offer_988 or self.scorer.score(text) >= POSSIBLE_SCORE:
-            result.level, result.flags, result.source = "possible", sorted(offer_988), "scorer"
+            flag = self._scorer_flag(text, words)
+            result.level = "emergency" if flag else "possible"
+            result.flags, result.source = sorted(offer_988 | ({flag} if flag else set())), "scorer"
         return result
+
+    def _scorer_flag(self, text: str, words: int) -> Optional[str]:
+        """The red flag a very sure score and the flag model agree on, else None."""
+        if words < SCORER_MIN_WORDS or self.scorer.score(text) < SCORER_EMERGENCY:
+            return None
+        flag, certainty = self.scorer.flag(text)
+        return flag if flag not in (NO_FLAG, "self_harm") and certainty >= FLAG_CERTAINTY \
+            else None
 
     def _from_rules(self, findings: List[Finding]) -> Tuple[Set[str], Set[str]]:
         # Helpers (pain now, weight loss...) count when not negated and not hypothetical: "my

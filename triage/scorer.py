@@ -5,8 +5,10 @@ Spanish) when the engine starts: a second or so, and always in step with the dat
 
 A second model tells thoughts of self-harm from everything else (the other emergencies,
 near-misses such as "this pain is killing me", ordinary pain): self-harm is written in more
-ways than any rule list holds, often with no word of pain at all. Both read the same features
-(the same texts, so the same vocabulary), computed once per message.
+ways than any rule list holds, often with no word of pain at all. A third names the red flag
+(or "none"): where the rules found nothing, the engine lets a very sure score make an
+emergency only when this model, trained apart, names the same kind of finding. All three read
+the same features (the same texts, so the same vocabulary), computed once per message.
 
 Body-part words are removed before the model sees a message, so "back" or "neck" can carry no
 weight towards an emergency: back and neck pain is what the clinic treats.
@@ -15,7 +17,7 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import yaml
 from scipy.sparse import hstack
@@ -24,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 logger = logging.getLogger(__name__)
+NO_FLAG = "none"
 TRAINING = Path(__file__).resolve().parents[1] / "data" / "triage" / "training.yml"
 BODY_WORDS = re.compile(
     r"\b(back|backs|neck|necks|spine|spinal|lumbar|lower|upper|mid|middle|shoulders?|blades?|"
@@ -57,13 +60,23 @@ def read_self_harm_examples(path: Path = TRAINING):
         e["label"] == "emergency" and "self_harm" in (e.get("flags") or []) for e in examples]
 
 
+def read_flag_examples(path: Path = TRAINING):
+    """Texts, and each one's red flag: an emergency's first flag, else NO_FLAG."""
+    examples = _examples(path)
+    return [e["text"] for e in examples], [
+        (e.get("flags") or [NO_FLAG])[0] if e["label"] == "emergency" else NO_FLAG
+        for e in examples]
+
+
 class Scorer:
     def __init__(self, features: Optional[FeatureUnion] = None,
                  model: Optional[LogisticRegression] = None,
-                 self_harm_model: Optional[LogisticRegression] = None) -> None:
+                 self_harm_model: Optional[LogisticRegression] = None,
+                 flag_model: Optional[LogisticRegression] = None) -> None:
         self.features = features
         self.model = model
         self.self_harm_model = self_harm_model
+        self.flag_model = flag_model
         # The engine asks both models about one message: its features are made once.
         self._vector = lru_cache(maxsize=8)(self._features)
 
@@ -74,6 +87,7 @@ class Scorer:
             return cls()
         texts, labels = read_examples(path)
         _, self_harm = read_self_harm_examples(path)
+        _, flags = read_flag_examples(path)
         features = FeatureUnion([
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
@@ -83,7 +97,8 @@ class Scorer:
         # stays calibrated and reads everyday chat ("goodbye and take care", "I'm ready, book
         # me") as the everyday chat it is.
         return cls(features, fit(matrix, labels),
-                   fit(matrix, self_harm, balanced=False) if any(self_harm) else None)
+                   fit(matrix, self_harm, balanced=False) if any(self_harm) else None,
+                   fit(matrix, flags) if len(set(flags)) > 1 else None)
 
     def _features(self, text: str) -> Any:
         """FeatureUnion.transform without its joblib dispatch, which cost more than the work
@@ -105,6 +120,15 @@ class Scorer:
         return float(self.self_harm_model.predict_proba(self._vector(text))[0][1])
 
 
-def fit(matrix: Any, labels: List[bool], balanced: bool = True) -> LogisticRegression:
+    def flag(self, text: str) -> Tuple[str, float]:
+        """The red flag the message most likely speaks of (NO_FLAG: none), and how likely."""
+        if self.flag_model is None:
+            return NO_FLAG, 0.0
+        probabilities = self.flag_model.predict_proba(self._vector(text))[0]
+        best = int(probabilities.argmax())
+        return str(self.flag_model.classes_[best]), float(probabilities[best])
+
+
+def fit(matrix: Any, labels: List[Any], balanced: bool = True) -> LogisticRegression:
     return LogisticRegression(C=4, max_iter=2000, class_weight="balanced" if balanced else None
                               ).fit(matrix, labels)

@@ -198,6 +198,26 @@ def test_self_harm_in_words_no_rule_lists_is_an_emergency_with_988_first(text):
     assert result.source == "scorer"
 
 
+def test_a_sure_score_and_the_flag_model_together_make_an_emergency_and_name_its_flag():
+    # "run down by a pickup" is in no rule: the scorer is sure, and the flag model says trauma.
+    result = assess("my uncle got run down by a pickup in the parking lot an hour ago, "
+                    "his back hurts")
+    assert (result.level, result.flags, result.source) == ("emergency", ["major_trauma"], "scorer")
+
+
+def test_a_sure_score_on_a_short_message_is_only_possible():
+    # "and?" scores like an emergency (0.91): two words say too little to send anyone to 911.
+    result = assess("and?")
+    assert (result.level, result.flags, result.source) == ("possible", [], "scorer")
+
+
+def test_the_flag_models_self_harm_is_left_to_the_self_harm_model():
+    # The flag model reads this as self-harm; only the self-harm model's own threshold could
+    # make that an emergency, and below it the visitor is offered 988 with the answer.
+    result = assess("i really dont want to do this form anymore")
+    assert (result.level, result.flags) == ("possible", ["self_harm"])
+
+
 @pytest.mark.parametrize("text", [
     "goodbye and take care of yourself",             # everyday chat is never the hard stop
     "I have been thinking about it and I am ready. Please schedule me.",
@@ -393,3 +413,10 @@ def test_a_broken_round_three_entry_names_the_file_and_key(tmp_path, text, where
     with pytest.raises(RulesError) as error:
         load(path)
     assert str(path) in str(error.value) and where in str(error.value)
+
+
+def test_a_cant_that_is_the_symptom_denies_nothing_after_it():
+    # "can't" is part of "can't pee", not a denial of "nothing comes out".
+    result = assess("my back is killing me, i cant pee, nothing comes out")
+    assert (result.level, result.flags) == ("emergency", ["bladder_bowel"])
+    assert level("no trouble peeing, i can pee fine") == "none"
