@@ -25,6 +25,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
+from triage.rules import FLAGS
+
 logger = logging.getLogger(__name__)
 NO_FLAG = "none"
 TRAINING = Path(__file__).resolve().parents[1] / "data" / "triage" / "training.yml"
@@ -45,6 +47,12 @@ def _examples(path: Path) -> List[dict]:
         if example.get("label") not in ("emergency", "not_emergency") or not example.get("text"):
             raise ValueError(f"{path}: examples[{index}]: needs text and a label "
                              "(emergency or not_emergency)")
+        # The flag model reports these names: a misspelt one would reach the reply and the
+        # console as a red flag of its own.
+        flags = example.get("flags") or []
+        if not isinstance(flags, list) or not set(flags) <= set(FLAGS):
+            raise ValueError(f"{path}: examples[{index}].flags: expected a list of "
+                             f"{', '.join(FLAGS)}; got {flags!r}")
     return examples
 
 

@@ -87,6 +87,14 @@ def test_misspelled_red_flags_are_caught(text):
     "this pain is killing me", "worst back pain of my life, 10/10 for weeks",
     "I'm dying to try cryotherapy", "sciatica down my left leg", "how much does it cost",
     "my legs are dead after leg day", "I can't walk my dog as far as I used to",
+    # Round 4's review: everyday sentences with the words of its new phrases
+    "I'm going to wear loose pants to my first appointment",
+    "I went shopping for new pants because my back hurts in jeans",
+    "my pants keep getting tighter and my back hurts",
+    "my clothes keep getting dirty at work and my back aches",
+    "I had to give away my dog because my back can't handle the walks anymore",
+    "I finished radiation in 2015, any issues with ice packs on my back?",
+    "the cat came off the tree and I hurt my back catching her",
 ])
 def test_ordinary_pain_and_questions_are_not_emergencies(text):
     assert level(text) != "emergency"
@@ -211,6 +219,34 @@ def test_a_sure_score_on_a_short_message_is_only_possible():
     assert (result.level, result.flags, result.source) == ("possible", [], "scorer")
 
 
+def test_a_sure_score_needs_five_words_and_a_flag_model_that_agrees(monkeypatch):
+    engine = shared_engine()
+    text = "my uncle got run down by a pickup in the parking lot an hour ago, his back hurts"
+    monkeypatch.setattr(engine.scorer, "flag", lambda _: ("major_trauma", 0.59))
+    assert (engine.assess(text).level, engine.assess(text).flags) == ("possible", [])
+    monkeypatch.setattr(engine.scorer, "flag", lambda _: ("none", 0.9))
+    assert engine.assess(text).level == "possible"
+    monkeypatch.setattr(engine.scorer, "flag", lambda _: ("major_trauma", 0.6))
+    assert engine.assess(text).flags == ["major_trauma"]
+    assert engine._scorer_flag("run down by a pickup", 4) is None  # four words: too few
+
+
+def test_no_everyday_message_of_the_nlu_data_is_an_emergency():
+    """The scorer's emergencies were chosen on these (2,500 messages, every intent but
+    emergency): none may reach 911, however the models are retrained."""
+    import glob
+    import re
+    import yaml
+    texts = []
+    for path in glob.glob("data/nlu/*.yml"):
+        for item in yaml.safe_load(open(path, encoding="utf-8")).get("nlu", []):
+            if "examples" in item and item.get("intent") != "emergency":
+                texts += [re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line.strip()[2:])
+                          for line in item["examples"].splitlines() if line.strip()]
+    assert len(texts) > 2000
+    assert [t for t in texts if assess(t).level == "emergency"] == []
+
+
 def test_the_flag_models_self_harm_is_left_to_the_self_harm_model():
     # The flag model reads this as self-harm; only the self-harm model's own threshold could
     # make that an emergency, and below it the visitor is offered 988 with the answer.
@@ -261,6 +297,10 @@ class CountingScorer:
     def self_harm(self, text):
         self.calls += 1
         return self.scorer.self_harm(text)
+
+    def flag(self, text):
+        self.calls += 1
+        return self.scorer.flag(text)
 
 
 def test_the_models_do_not_run_when_the_rules_already_make_an_emergency(monkeypatch):
@@ -420,3 +460,18 @@ def test_a_cant_that_is_the_symptom_denies_nothing_after_it():
     result = assess("my back is killing me, i cant pee, nothing comes out")
     assert (result.level, result.flags) == ("emergency", ["bladder_bowel"])
     assert level("no trouble peeing, i can pee fine") == "none"
+
+
+def test_a_training_example_with_an_unknown_flag_stops_the_scorer(tmp_path):
+    from triage.scorer import Scorer
+    path = tmp_path / "training.yml"
+    path.write_text("version: 1\nexamples:\n  - text: cant feel my legs\n    label: emergency\n"
+                    "    flags: [major_truama]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"training.yml: examples\[0\].flags: expected"):
+        Scorer.trained(path)
+
+
+def test_a_scorer_without_training_data_names_no_flag(tmp_path):
+    from triage.scorer import NO_FLAG, Scorer
+    scorer = Scorer.trained(tmp_path / "missing.yml")
+    assert scorer.flag("cant feel my legs") == (NO_FLAG, 0.0) and scorer.score("x") == 0.0
