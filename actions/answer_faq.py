@@ -22,9 +22,7 @@ from actions.replies import (
     source_line,
     without_booking,
 )
-from clinic.names import (  # noqa: F401 (body_part_name: tests import it from here)
-    ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWER, body_part_name,
-)
+from clinic.names import ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWER
 
 # Follow-up questions offered as buttons after an answer: its second question first, if any.
 MAX_SUGGESTIONS = 3

@@ -167,7 +167,7 @@ class Clinic:
 
     @property
     def tel_uri(self) -> str:
-        return "tel:+1" + re.sub(r"\D", "", us_phone(self.phone) or self.phone)[-10:]
+        return "tel:+1" + re.sub(r"\D", "", self.phone)  # (NXX) NXX-XXXX: load_clinic
 
     def phone_button(self) -> Dict[str, Any]:
         """A button that opens the phone dialler on a phone (web_url with a tel: address).

@@ -100,13 +100,21 @@ def main(argv=None) -> None:
         count = indexer.index_all(dbs) if args.command == "index" else indexer.rebuild(dbs)
         print(f"Indexed {count} events.")
     elif args.command == "resend-notifications":
-        from console.notify import resend_failed
+        from console.notify import MailSettings, resend_failed
         from console.queries import log
+        # With e-mail off the console would mark them "off" for good: refuse instead.
+        try:
+            mail = MailSettings.from_env()
+        except ValueError as problem:
+            sys.exit(f"Nothing changed: {problem}.")
+        if mail is None:
+            sys.exit("Nothing changed: e-mail is off (NOTIFY_SMTP_HOST is not set); set the "
+                     "console's NOTIFY_* settings as for `serve` first.")
         dbs = Databases()
-        count = resend_failed(dbs, args.ids)
-        if count:
-            log(dbs, getpass.getuser(), args.command, f"{count} notifications")
-        print(f"{count} failed notifications are due again; the running console sends them.")
+        ids = resend_failed(dbs, args.ids)
+        if ids:
+            log(dbs, getpass.getuser(), args.command, "#" + ", #".join(map(str, ids)))
+        print(f"{len(ids)} failed notifications are due again; the running console sends them.")
     elif args.command == "retention":
         if args.days < 0:
             sys.exit("--days must not be negative")

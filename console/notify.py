@@ -226,16 +226,20 @@ def turn_off_pending(dbs: Databases) -> int:
                           ).rowcount
 
 
-def resend_failed(dbs: Databases, ids: Optional[List[int]] = None) -> int:
+def resend_failed(dbs: Databases, ids: Optional[List[int]] = None) -> List[int]:
     """Notifications given up on (`failed`), or only those of `ids`, are due again from their
     first attempt, for the watcher of the running console to send (once the mail server is
-    mended). Returns how many."""
+    mended). Returns their ids."""
     where = notifications.c.state == "failed"
     if ids:
         where = and_(where, notifications.c.id.in_(ids))
     with dbs.console.begin() as db:
-        return db.execute(update(notifications).where(where).values(
-            state="pending", attempts=0, next_try_at=time.time())).rowcount
+        due = list(db.execute(select(notifications.c.id).where(where)
+                              .order_by(notifications.c.id)).scalars())
+        db.execute(update(notifications).where(and_(
+            notifications.c.id.in_(due), notifications.c.state == "failed")).values(
+            state="pending", attempts=0, next_try_at=time.time()))
+    return due
 
 
 def deliver_due(dbs: Databases, mail: Optional[MailSettings], retry: float = RETRY_SECONDS,

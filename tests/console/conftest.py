@@ -131,8 +131,9 @@ def events_of(tracker_db: Path, sender: str):
 
 
 def console_cli(workdir: Path, tracker_db: Path, *args: str, stdin: str = "",
-                check: bool = True) -> subprocess.CompletedProcess:
-    env = server_env(console_env(workdir, tracker_db))
+                check: bool = True, env: Optional[Dict[str, str]] = None
+                ) -> subprocess.CompletedProcess:
+    env = server_env(dict(console_env(workdir, tracker_db), **(env or {})))
     result = subprocess.run([str(BIN / "python"), "-m", "console", *args], cwd=ROOT, env=env,
                             input=stdin, capture_output=True, text=True, timeout=300)
     if check:
@@ -237,8 +238,9 @@ class ScratchPostgres:
     base: Path
     passwords: Dict[str, str] = field(default_factory=dict)  # role -> its password
 
-    def admin(self, database: str = "postgres"):
-        """A psycopg2 connection as the superuser, in autocommit."""
+    def admin_connection(self, database: str = "postgres"):
+        """A psycopg2 connection as the superuser, in autocommit (server.admin() gives a
+        cursor that closes its connection)."""
         connection = self.server.connect(database)
         connection.autocommit = True
         return connection

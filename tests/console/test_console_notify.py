@@ -233,7 +233,14 @@ def test_a_notification_given_up_on_is_sent_again_on_request(recorded, tmp_path_
         desk.restart()
         time.sleep(2)  # four rounds of the watcher: a failed one is left alone
         assert box.messages == [] and [r["state"] for r in rows(desk.workdir)] == ["failed"]
-        done = console_cli(desk.workdir, desk.tracker, "resend-notifications")
+        off = console_cli(desk.workdir, desk.tracker, "resend-notifications", check=False)
+        assert off.returncode != 0 and "e-mail is off (NOTIFY_SMTP_HOST is not set)" in off.stderr
+        other = console_cli(desk.workdir, desk.tracker, "resend-notifications", "--id", "99",
+                            env=desk.env)
+        assert other.stdout.startswith("0 failed notifications")
+        assert [r["state"] for r in rows(desk.workdir)] == ["failed"]
+        done = console_cli(desk.workdir, desk.tracker, "resend-notifications", "--id", "1",
+                           env=desk.env)
         assert done.stdout.strip() == \
             "1 failed notifications are due again; the running console sends them."
         wait_for(lambda: box.messages, what="the e-mail sent again")
@@ -245,8 +252,8 @@ def test_a_notification_given_up_on_is_sent_again_on_request(recorded, tmp_path_
         with closing(sqlite3.connect(desk.workdir / "console.db")) as db:
             assert db.execute("SELECT action, detail FROM console_audit WHERE action = "
                               "'resend-notifications'").fetchall() == \
-                [("resend-notifications", "1 notifications")]
-        again = console_cli(desk.workdir, desk.tracker, "resend-notifications")
+                [("resend-notifications", f"#{row['id']}")]
+        again = console_cli(desk.workdir, desk.tracker, "resend-notifications", env=desk.env)
         assert again.stdout.startswith("0 failed notifications")
     finally:
         box.stop()

@@ -197,7 +197,7 @@ def test_without_the_right_to_create_pg_trgm_search_scans(scratch, caplog):
     needs_scratch(scratch)
     scratch.database("noext", owner="console")
     scratch.role("clerk")  # no CREATE on the database, so no extension; CREATE on its schema
-    admin = scratch.admin("noext")
+    admin = scratch.admin_connection("noext")
     with admin.cursor() as cursor:
         cursor.execute("GRANT CREATE ON SCHEMA public TO clerk")
     url = scratch.url("clerk", "noext")
@@ -272,7 +272,7 @@ def test_pg_trgm_in_a_schema_of_its_own(scratch, caplog):
     scan (search works); once it may, the next start adds the index, and the planner reads it."""
     needs_scratch(scratch)
     url = scratch.database("elsewhere", owner="console")
-    admin = scratch.admin("elsewhere")
+    admin = scratch.admin_connection("elsewhere")
     with admin.cursor() as cursor:
         cursor.execute("CREATE SCHEMA ext")
         cursor.execute("CREATE EXTENSION pg_trgm SCHEMA ext")

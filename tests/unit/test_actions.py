@@ -13,7 +13,8 @@ from rasa_sdk.events import SlotSet
 
 import actions
 import actions.answer_faq as answer_faq
-from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore, body_part_name
+from actions.answer_faq import ActionAnswerFaq, ActionTellMeMore
+from clinic.names import body_part_name
 from actions.chat import ActionChatReply
 from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
