@@ -59,11 +59,12 @@ staff-user: setup  ## a console account: make staff-user STAFF=name [ADMIN=1]
 	@test -n "$(STAFF)" || { echo "Usage: make staff-user STAFF=name [ADMIN=1]"; exit 2; }
 	@$(BIN)/python -m console create-user "$(STAFF)" $(if $(ADMIN),--admin)
 
-# Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline and the
-# first version's red-flag phrases, in one run (under 15 minutes). `make bench ARGS=--quick`
-# takes a few minutes; ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage,
-# ARGS=--long one conversation of 1,000 messages.
-bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults|--long)
+# Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline, Rasa's
+# DIET and the first version's red-flag phrases, in one run (about an hour on 2 busy cores,
+# most of it DIET's training). ARGS=--quick uses fewer conversations and folds; ARGS=--faults
+# runs the soak and fault suite, ARGS=--safety the triage, ARGS=--long one conversation of
+# 1,000 messages, ARGS=--cluster two replicas against one.
+bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults|--long|--cluster)
 	@$(BIN)/python -m bench.run $(ARGS)
 
 # Every source address cited by content/answers.yml (and clinic.yml's page addresses) with its

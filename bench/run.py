@@ -1,6 +1,6 @@
 """`make bench`: our bot against Rasa's starter bot in one run (GUIDE.md's bars).
 
-    .venv/bin/python -m bench.run            # full: under 15 minutes on 2 cores
+    .venv/bin/python -m bench.run            # full: about an hour on 2 busy cores (DIET)
     .venv/bin/python -m bench.run --quick    # a few minutes, for development
     .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
     .venv/bin/python -m bench.run --faults [--smoke]  # soak and fault suite (bench/faults.py)
