@@ -61,9 +61,9 @@ staff-user: setup  ## a console account: make staff-user STAFF=name [ADMIN=1]
 
 # Speed, memory, NLU and triage quality against Rasa's starter bot, a TF-IDF baseline, Rasa's
 # DIET and the first version's red-flag phrases, in one run (about an hour on 2 busy cores,
-# most of it DIET's training). ARGS=--quick uses fewer conversations and folds; ARGS=--faults
-# runs the soak and fault suite, ARGS=--safety the triage, ARGS=--long one conversation of
-# 1,000 messages, ARGS=--cluster two replicas against one.
+# most of it DIET's training). ARGS=--quick: fewer conversations and folds, no DIET;
+# ARGS=--faults runs the soak and fault suite, ARGS=--safety the triage, ARGS=--long one
+# conversation of 1,000 messages, ARGS=--cluster two replicas against one.
 bench: train  ## speed, memory, NLU and triage figures (ARGS=--quick|--safety|--faults|--long|--cluster)
 	@$(BIN)/python -m bench.run $(ARGS)
 

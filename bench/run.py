@@ -1,7 +1,7 @@
 """`make bench`: our bot against Rasa's starter bot in one run (GUIDE.md's bars).
 
     .venv/bin/python -m bench.run            # full: about an hour on 2 busy cores (DIET)
-    .venv/bin/python -m bench.run --quick    # a few minutes, for development
+    .venv/bin/python -m bench.run --quick    # a few minutes, for development (no DIET)
     .venv/bin/python -m bench.run --smoke --out DIR   # tiny load: keeps the harness from rotting
     .venv/bin/python -m bench.run --faults [--smoke]  # soak and fault suite (bench/faults.py)
     .venv/bin/python -m bench.run --safety            # triage on the frozen vignettes only
@@ -128,7 +128,7 @@ def run(mode: str, out: Path) -> Dict[str, Any]:
         progress("triage: the frozen safety test set, ours and the first version")
         results["safety"] = safety.compare(SAFETY_TEST_SET)
         progress("NLU: the frozen test set, ours, the TF-IDF baseline and Rasa's DIET")
-        results["nlu"] = nlu.test_set_comparison(ours_model, with_diet=mode != "smoke")
+        results["nlu"] = nlu.test_set_comparison(ours_model, with_diet=mode == "full")
         if settings["folds"]:
             progress(f"NLU: {settings['folds']}-fold cross-validation of our pipeline")
             results["nlu"]["cross_validation"] = nlu.cross_validation(settings["folds"])
