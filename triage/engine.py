@@ -29,10 +29,10 @@
    first, then the answer); where the rules read a flag as negated, above CONFIRM_SCORE
    `possible`. Where they found nothing, it makes an emergency only above SCORER_EMERGENCY,
    in a message of SCORER_MIN_WORDS words or more, and when the flag model names one red flag
-   other than self-harm (which has a model of its own) with FLAG_CERTAINTY: the score alone sent everyday chat ("and?", "location and hours") and
-   pain ("back pain thats worse in the morning") to 911, and the flag model alone read "I am
-   ready, please schedule me" as self-harm; together they named the right flag in every
-   emergency they made on the development sets.
+   other than self-harm (which has a model of its own) with FLAG_CERTAINTY: the score alone
+   sent everyday chat ("and?", "location and hours") and pain ("back pain thats worse in the
+   morning") to 911, and the flag model alone read "I am ready, please schedule me" as
+   self-harm.
 5. Its self-harm model speaks for self-harm written in words no rule lists ("I've got the
    pills counted out for tonight"): where no self-harm phrase matched, above SELF_HARM_SCORE
    an emergency with the flag `self_harm` (so the reply puts 988 first), whatever else the

@@ -7,8 +7,8 @@ A second model tells thoughts of self-harm from everything else (the other emerg
 near-misses such as "this pain is killing me", ordinary pain): self-harm is written in more
 ways than any rule list holds, often with no word of pain at all. A third names the red flag
 (or "none"): where the rules found nothing, the engine lets a very sure score make an
-emergency only when this model, trained apart, names the same kind of finding. All three read
-the same features (the same texts, so the same vocabulary), computed once per message.
+emergency only when this model names one red flag with some certainty. All three read the same
+features (the same texts, so the same vocabulary), computed once per message.
 
 Body-part words are removed before the model sees a message, so "back" or "neck" can carry no
 weight towards an emergency: back and neck pain is what the clinic treats.
@@ -40,7 +40,8 @@ def mask_body_parts(text: str) -> str:
     return BODY_WORDS.sub(" ", text.lower())
 
 
-def _examples(path: Path) -> List[dict]:
+def read_examples(path: Path = TRAINING) -> List[dict]:
+    """The training examples, each checked: text, label, and flags the models may report."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     examples = data["examples"]
     for index, example in enumerate(examples):
@@ -56,24 +57,11 @@ def _examples(path: Path) -> List[dict]:
     return examples
 
 
-def read_examples(path: Path = TRAINING):
-    examples = _examples(path)
-    return [e["text"] for e in examples], [e["label"] == "emergency" for e in examples]
-
-
-def read_self_harm_examples(path: Path = TRAINING):
-    """Texts, and whether each is a self-harm emergency (its flags name self_harm)."""
-    examples = _examples(path)
-    return [e["text"] for e in examples], [
-        e["label"] == "emergency" and "self_harm" in (e.get("flags") or []) for e in examples]
-
-
-def read_flag_examples(path: Path = TRAINING):
-    """Texts, and each one's red flag: an emergency's first flag, else NO_FLAG."""
-    examples = _examples(path)
-    return [e["text"] for e in examples], [
-        (e.get("flags") or [NO_FLAG])[0] if e["label"] == "emergency" else NO_FLAG
-        for e in examples]
+def flag_of(example: dict) -> str:
+    """An emergency's first red flag; NO_FLAG for anything else."""
+    if example["label"] != "emergency":
+        return NO_FLAG
+    return (example.get("flags") or [NO_FLAG])[0]
 
 
 class Scorer:
@@ -85,7 +73,7 @@ class Scorer:
         self.model = model
         self.self_harm_model = self_harm_model
         self.flag_model = flag_model
-        # The engine asks both models about one message: its features are made once.
+        # The engine asks several models about one message: its features are made once.
         self._vector = lru_cache(maxsize=8)(self._features)
 
     @classmethod
@@ -93,9 +81,12 @@ class Scorer:
         if not path.exists():
             logger.warning("triage: %s is missing; the rules alone decide", path)
             return cls()
-        texts, labels = read_examples(path)
-        _, self_harm = read_self_harm_examples(path)
-        _, flags = read_flag_examples(path)
+        examples = read_examples(path)  # read once for the three models
+        texts = [e["text"] for e in examples]
+        labels = [e["label"] == "emergency" for e in examples]
+        self_harm = [label and "self_harm" in (e.get("flags") or [])
+                     for e, label in zip(examples, labels)]
+        flags = [flag_of(e) for e in examples]
         features = FeatureUnion([
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
