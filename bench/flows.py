@@ -4,8 +4,9 @@ callback or a visit (tests/nlu/booking_requests.yml). Both sets are frozen test 
 totals are reported, never the messages that missed.
 
 A pain statement gets "the pain reply" when the assistant's whole answer is the describe_pain
-message (as it reads with any body part named, or none); a request starts the booking flow when the answer offers the callback request (the
-phone number first, then "Would you like that?"; asking for a person does the same).
+message (as it reads with any body part named, or none); a request starts the booking flow when
+the answer offers the callback request (the phone number first, then "Would you like that?";
+asking for a person does the same).
 """
 import secrets
 from pathlib import Path

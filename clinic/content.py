@@ -83,7 +83,7 @@ MESSAGE_KEYS = (
 
 # Messages that may also have a `body_part` line: said in place of the text's first sentence
 # (up to its first ".", "?" or "!") when the visitor names a body part, with {body_part} where
-# its name goes: "I'm sorry your neck is hurting." (actions/chat.py).
+# its name goes: "I'm sorry to hear about the neck pain." (actions/chat.py).
 BODY_PART_MESSAGES = ("describe_pain",)
 # The text's first sentence: up to the first ".", "?" or "!" that ends a word.
 FIRST_SENTENCE = re.compile(r".*?[.!?](?=\s|$)", re.DOTALL)

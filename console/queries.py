@@ -183,8 +183,8 @@ def _callback_select():
     k = callbacks.c
     return (
         select(k.id, k.sender_id, k.requested_at, k.name, k.phone, k.preferred_time, k.question,
-               k.pain_body_part, k.pain_duration, callback_marks.c.called, callback_marks.c.note, callback_marks.c.updated_by,
-               callback_marks.c.updated_at)
+               k.pain_body_part, k.pain_duration, callback_marks.c.called, callback_marks.c.note,
+               callback_marks.c.updated_by, callback_marks.c.updated_at)
         .select_from(callbacks.outerjoin(callback_marks, callback_marks.c.callback_id == k.id))
     )
 

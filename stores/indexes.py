@@ -25,9 +25,9 @@ def create_index_sql(index: Index, engine: Engine) -> str:
 
 
 def create_index(engine: Engine, index: Index) -> bool:
-    """Makes `index` unless it is there; True if this process made it (or ran IF NOT EXISTS
-    while another made it: the index is there either way). IF NOT EXISTS can still fail on
-    PostgreSQL when another process makes the index at the same moment: that is fine."""
+    """Makes `index` unless it is there; True when this process's CREATE INDEX IF NOT EXISTS
+    went through. That can fail on PostgreSQL when another process makes the index at the
+    same moment: then the index is there all the same, and the answer is False."""
     table = index.table.name
     if index.name in index_names(engine, table):
         return False

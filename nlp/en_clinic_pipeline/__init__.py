@@ -23,8 +23,9 @@ META_PATH = PACKAGE_DIR / "meta.json"
 # Red flags are triage/'s job (triage/rules.yml). not_pain_duration marks time phrases that
 # are not how long the pain has lasted ("in 2 weeks"): it wins over the shorter duration inside
 # them, and TIDY_DURATIONS then drops it (patterns/pain_durations.yml).
-LABELS = ("body_part", "pain_duration", "not_pain_duration")
+DURATION = "pain_duration"
 NOT_A_DURATION = "not_pain_duration"
+LABELS = ("body_part", DURATION, NOT_A_DURATION)
 # Words in front of a duration that do not say how long: "for 3 weeks" -> "3 weeks".
 FRAME_WORDS = ("for", "been")
 TIDY_DURATIONS = "clinic_tidy_durations"
@@ -109,7 +110,7 @@ def tidy_durations(doc: Doc) -> Doc:
     for span in doc.ents:
         if span.label_ == NOT_A_DURATION:
             continue
-        if span.label_ == "pain_duration":
+        if span.label_ == DURATION:
             start = span.start
             while start < span.end - 1 and doc[start].lower_ in FRAME_WORDS:
                 start += 1
