@@ -88,6 +88,8 @@ def test_pain_duration_found(nlp, text, duration):
     "for the next 2 weeks", "I'm 45 years old and my back hurts", "my 3-year-old son",
     "6 months pregnant with back pain", "since the car accident my back hurts",
     "pulled something in my neck at the gym yesterday", "how many sessions per week",
+    "my back is sore, I've been at 40 hours a week on my feet",
+    "can I move the time for last week's appointment", "my neck hurt after the past year's work",
 ])
 def test_other_times_and_numbers_are_no_duration(nlp, text):
     assert found(nlp, text, "pain_duration") == []
