@@ -8,7 +8,6 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.emergency import EMERGENCY_BUTTONS
-from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CLINIC,
     CONTENT,
@@ -19,6 +18,7 @@ from actions.replies import (
     named_body_part,
     phone_button,
     say_safety_line,
+    second_question,
     source_line,
     without_booking,
 )
@@ -26,17 +26,6 @@ from clinic.names import ACTION_ANSWER_FAQ, ACTION_TELL_ME_MORE, SLOT_LAST_ANSWE
 
 # Follow-up questions offered as buttons after an answer: its second question first, if any.
 MAX_SUGGESTIONS = 3
-
-
-def second_question(tracker: Tracker, answered: Text) -> List[Text]:
-    """The other question of a two-question message ("how much, and does it hurt?"): the
-    classifier's runner-up when it is a question too and reaches thresholds.second_question."""
-    ranking = [r for r in tracker.latest_message.get("intent_ranking") or []
-               if r.get("name") not in (answered, "nlu_fallback")]
-    if ranking and ranking[0].get("name") in QUESTION_INTENTS and \
-            (ranking[0].get("confidence") or 0) >= THRESHOLDS["second_question"]:
-        return [ranking[0]["name"]]
-    return []
 
 
 def clinic_details() -> List[Text]:

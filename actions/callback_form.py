@@ -20,6 +20,7 @@ from actions.replies import (
     CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
 )
 from clinic.content import us_phone
+from clinic.wording import reads_as_question
 from clinic.names import (
     ACTION_CANCEL_CALLBACK, ACTION_SUBMIT_CALLBACK, ACTION_VALIDATE_CALLBACK_FORM, ASK_ACTIONS,
     CALLBACK_CANCELLED, CALLBACK_DECLINED, CALLBACK_FORM_SLOTS, CALLBACK_OVER_LIMIT,
@@ -36,13 +37,6 @@ LEFT_TO_RULES = {"emergency", "stop", "deny", INTENT_RATE_ANSWER, INTENT_EXPLAIN
 # this (config.yml, thresholds.form_sure).
 LEFT_TO_RULES_WHEN_SURE = {"ask_human", "book_appointment", "goodbye", "tell_me_more",
                            "describe_pain"}
-# A message classified as one of the FAQ questions is answered (and the form carries on)
-# rather than taken as a name or a time when it reads like a question and the classifier is at
-# least fairly sure, or when the classifier is very sure (thresholds.form_question_like and
-# form_question).
-QUESTION_WORDS = re.compile(
-    r"^(what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b", re.I
-)
 # Words that make a message an answer to "when is a good time to call?".
 TIME_WORDS = re.compile(
     r"\b(now|asap|soon|any ?time|whenever|prefer(ence)?|matter|either|morning|afternoon|"
@@ -88,10 +82,11 @@ def reply_to(tracker: Tracker, slot: Text) -> Optional[Text]:
 
 
 def is_question(text: Text, confidence: float) -> bool:
-    words = re.sub(r"^(wait|sorry|ok|okay|oh|um|hey|hi)\b[\s,.!]*", "", text.strip(), flags=re.I)
-    reads_as_question = "?" in text or bool(QUESTION_WORDS.match(words))
+    """A message classified as one of the FAQ questions is answered (and the form carries on)
+    rather than taken as a name or a time when it reads like a question and the classifier is
+    at least fairly sure, or when it is very sure (thresholds.form_question_like, form_question)."""
     return confidence >= THRESHOLDS["form_question"] or (
-        reads_as_question and confidence >= THRESHOLDS["form_question_like"])
+        reads_as_question(text) and confidence >= THRESHOLDS["form_question_like"])
 
 
 def cleared_form() -> List[Dict[Text, Any]]:

@@ -1,6 +1,7 @@
 """Short replies for greetings, thanks, goodbyes, "are you a bot?", a stray yes or no, and a
 visitor who only describes their pain (naming the body part they named, "I'm sorry to hear about
-the neck pain.", never how long it has hurt: the pain_duration entity is for the front desk)."""
+the neck pain.", never how long it has hurt: the pain_duration entity is for the front desk).
+A question asked in the same message is offered first among the buttons."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -8,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import (
     CONTENT, intent_buttons, latest_intent, named_body_part, phone_button, say_safety_line,
-    without_booking,
+    second_question, without_booking,
 )
 from clinic.names import ACTION_CHAT_REPLY, CALLBACK_FORM
 
@@ -42,9 +43,10 @@ class ActionChatReply(Action):
         key, with_phone = REPLIES.get(intent, ("out_of_scope", True))
         buttons = [phone_button()] if with_phone else []
         # No topic buttons in the middle of the callback request: it asks its question next.
+        # A question asked with it ("my back is killing me, how much is a visit?") comes first.
         if intent in TOPICS and tracker.active_loop_name != CALLBACK_FORM:
-            topics = without_booking(TOPICS[intent]) if safety_first else TOPICS[intent]
-            buttons = intent_buttons(topics)
+            topics = list(dict.fromkeys(second_question(tracker, intent) + list(TOPICS[intent])))
+            buttons = intent_buttons(without_booking(topics) if safety_first else topics)
         # With its body_part line (describe_pain, content/answers.yml) when a body part is named.
         dispatcher.utter_message(text=CONTENT.message(key, named_body_part(tracker)),
                                  buttons=buttons)

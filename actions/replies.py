@@ -2,6 +2,7 @@
 (phone button, question buttons, source lines, the triage safety line)."""
 from typing import Any, Dict, Iterable, List, Optional, Text
 
+from actions.thresholds import THRESHOLDS
 from clinic.content import Source, load_or_exit
 from clinic.names import body_part_name
 
@@ -12,6 +13,8 @@ CLINIC = CONTENT.clinic
 QUESTION_INTENTS = tuple(i for i in CONTENT.answers if i != "emergency")
 # Button labels for the two handoff intents, which have no curated answer of their own.
 HANDOFF_TITLES = {"book_appointment": "Book a visit", "ask_human": "Talk to a person"}
+# What a message may ask besides the intent answered, offered as a button (second_question).
+OFFERABLE_INTENTS = QUESTION_INTENTS + tuple(HANDOFF_TITLES)
 TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 YES_NO = (
     {"title": "Yes, please", "payload": "/affirm"},
@@ -44,6 +47,30 @@ def source_line(sources: Iterable[Source]) -> Text:
 
 def latest_intent(tracker) -> Text:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def second_question(tracker, answered: Text) -> List[Text]:
+    """The other question of a two-part message, to be offered first as a button: see
+    questions_besides."""
+    return questions_besides(tracker.latest_message, answered)
+
+
+def questions_besides(parse: Dict[Text, Any], answered: Text,
+                      thresholds: Dict[Text, float] = THRESHOLDS) -> List[Text]:
+    """What a message asks besides the intent answered, if anything: the classifier's runner-up
+    when it is a question or a request for a visit or a person too and reaches
+    thresholds.second_question ("how much, and does it hurt?"); else the first clause that reads
+    as a question and is classified, on its own, as another such intent at
+    thresholds.clause_question or more ("my back is killing me, how much is a visit?")."""
+    ranking = [r for r in parse.get("intent_ranking") or []
+               if r.get("name") not in (answered, "nlu_fallback")]
+    if ranking and ranking[0].get("name") in OFFERABLE_INTENTS and \
+            (ranking[0].get("confidence") or 0) >= thresholds["second_question"]:
+        return [ranking[0]["name"]]
+    return [clause["name"] for clause in parse.get("clauses") or []
+            if clause.get("question") and clause.get("name") in OFFERABLE_INTENTS
+            and clause["name"] != answered
+            and (clause.get("confidence") or 0) >= thresholds["clause_question"]][:1]
 
 
 def latest_entities(tracker, entity: Text) -> List[Text]:

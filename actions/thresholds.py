@@ -6,8 +6,8 @@ from typing import Dict
 import yaml
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yml"
-NAMES = ("fallback", "ambiguity", "close_second", "close_gap", "second_question", "form_sure",
-         "form_question", "form_question_like")
+NAMES = ("fallback", "ambiguity", "close_second", "close_gap", "second_question",
+         "clause_question", "form_sure", "form_question", "form_question_like")
 
 
 class ThresholdError(ValueError):

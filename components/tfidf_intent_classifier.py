@@ -8,6 +8,7 @@ featurizer before it. With `word_vectors: true` it appends to the sparse TF-IDF 
 message's dense sentence vector from the word embedding table in the wordllama wheel
 (components/word_vectors.py), scaled by `vector_weight`. The vectors are not part of the saved
 model: they are read from the installed wheel when the model is loaded.
+Each clause of a message of several is classified as well (the parse result's `clauses`).
 """
 import logging
 from pathlib import Path
@@ -23,6 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from clinic.wording import clauses, reads_as_question
 from components.synonyms import NORMALISED_TEXT
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -33,6 +35,9 @@ from sklearn.pipeline import Pipeline, make_pipeline, make_union
 
 logger = logging.getLogger(__name__)
 MODEL_FILE = "tfidf_intent_classifier.skops"
+# The parse result's key for the intent of each clause of a message of several: a list, in the
+# message's order, of {"name", "confidence", "question"} (whether the clause reads as a question).
+CLAUSES = "clauses"
 
 
 def classifier_text(message: Message) -> Optional[Text]:
@@ -142,22 +147,34 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             self._weights = np.ascontiguousarray(classifier.coef_.T)
         return softmax(features @ self._weights + classifier.intercept_, axis=1)
 
+    def _ranking(self, probabilities: np.ndarray) -> List[Dict[Text, Any]]:
+        return sorted(
+            ({"name": name, "confidence": float(p)}
+             for name, p in zip(self._model.classes_, probabilities)),
+            key=lambda intent: -intent["confidence"],
+        )
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self._model is None or not messages:
             return messages
         texts = [classifier_text(message) or "" for message in messages]
-        for message, probabilities in zip(messages, self._probabilities(texts)):
-            ranking = sorted(
-                (
-                    {"name": name, "confidence": float(p)}
-                    for name, p in zip(self._model.classes_, probabilities)
-                ),
-                key=lambda intent: -intent["confidence"],
-            )
+        # A message of two clauses or more ("my neck is stiff, how much is it?") has each clause
+        # classified too, in the same batch: the actions offer a question asked in one clause
+        # that the whole message's ranking buries (actions/replies.py, second_question).
+        parts = [part if len(part) > 1 else [] for part in map(clauses, texts)]
+        probabilities = self._probabilities(texts + [c for part in parts for c in part])
+        clause_rows = iter(probabilities[len(texts):])
+        for message, row, part in zip(messages, probabilities, parts):
+            ranking = self._ranking(row)
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(
                 INTENT_RANKING_KEY, ranking[: self._config["ranking_length"]], add_to_output=True
             )
+            if part:
+                message.set(CLAUSES, [
+                    {**self._ranking(next(clause_rows))[0], "question": reads_as_question(text)}
+                    for text in part
+                ], add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

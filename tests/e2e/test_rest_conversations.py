@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from actions.fallback import close_guesses
+from actions.thresholds import THRESHOLDS
 from clinic.content import load_content
 from tests.clinic_facts import CLINIC, DEFAULT_CLINIC
 from tests.e2e.conftest import chat, new_sender, post, slot_values, texts
@@ -397,6 +398,22 @@ def test_a_description_of_everyday_pain_names_the_body_part_never_the_duration(
     # For the front desk (the console's callback queue): the slots, as the visitor said them.
     assert slot_values(servers, sender, "pain_body_part") == [body_part]
     assert slot_values(servers, sender, "pain_duration") == ([duration] if duration else [])
+
+
+def test_a_question_asked_with_a_description_of_pain_is_offered_first(servers):
+    """The classifier reads the whole message as a description of pain (its runner-up, ask_cost,
+    too faint to offer); the clause "how much is a visit?", classified on its own, is a question
+    about cost, offered first."""
+    message = "my lower back has been killing me for 3 days, how much is a visit?"
+    parsed = parse(servers, message)
+    assert parsed["intent"]["name"] == "describe_pain"
+    assert [r["name"] for r in parsed["intent_ranking"][:2]] == ["describe_pain", "ask_cost"]
+    assert parsed["intent_ranking"][1]["confidence"] < THRESHOLDS["second_question"]
+    assert [c["name"] for c in parsed["clauses"]] == ["describe_pain", "ask_cost"]
+    messages = chat(servers, new_sender(), message)
+    assert [m.get("text") for m in messages] == [pain_reply("lower back")]
+    assert [b["payload"] for b in buttons(messages)] == [
+        "/ask_cost", "/ask_benefits", "/ask_session_details", "/book_appointment"]
 
 
 @pytest.mark.parametrize("message", [

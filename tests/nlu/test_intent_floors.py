@@ -14,7 +14,8 @@ import pytest
 
 from actions.thresholds import THRESHOLDS
 from scripts.nlu_eval import (
-    MODEL, ROOT, contract_intent, outcomes, parse_all, read_examples, refallback, same_phrasing,
+    MODEL, ROOT, contract_intent, outcomes, parse_all, read_examples, read_two_part, refallback,
+    same_phrasing,
     score,
 )
 
@@ -32,6 +33,7 @@ BOOKING_FLOOR = 0.976
 HERE = Path(__file__).parent
 TEST_SETS = [HERE / "test.yml", HERE / "pain_statements.yml", HERE / "booking_requests.yml"]
 DEV_SETS = [HERE / "dev.yml", HERE / "dev2.yml"]
+TWO_PART_DEV = HERE / "two_part_dev.yml"  # for the offer of a message's second part
 
 
 def examples(path):
@@ -55,6 +57,7 @@ def training_phrasings():
 def test_no_dev_message_is_in_the_training_data():
     training = training_phrasings()
     assert not [t for path in DEV_SETS for t, _ in examples(path) if same_phrasing(t) in training]
+    assert not [t for t, _, _ in read_two_part(TWO_PART_DEV) if same_phrasing(t) in training]
 
 
 def test_test_messages_that_are_also_training_phrasing_do_not_grow():

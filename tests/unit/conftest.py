@@ -26,10 +26,12 @@ def load_tracker(
     entities: Iterable[Tuple[str, str]] = (),
     slots: Optional[Dict[str, Any]] = None,
     triage: Optional[Dict[str, Any]] = None,
+    clauses: Optional[List[Dict[str, Any]]] = None,
 ) -> Tracker:
     """tests/data/trackers/<fixture>.json as a Tracker, with the latest message and slots
     overridden. `entities` are (entity, value) pairs; `triage` is what components/triage.py
-    puts in the parse data; the last user event is kept in step."""
+    puts in the parse data, `clauses` what the intent classifier does for a message of several
+    clauses; the last user event is kept in step."""
     state = json.loads((TRACKERS / f"{fixture}.json").read_text(encoding="utf-8"))
     message = state["latest_message"]
     if text is not None:
@@ -48,6 +50,8 @@ def load_tracker(
                 {"entity": entity, "value": value, "start": start, "end": start + len(value),
                  "extractor": "SpacyEntityExtractor"}
             )
+    if clauses is not None:
+        message["clauses"] = clauses
     if triage is not None:
         message["triage"] = {"level": "none", "flags": [], "language": "en", **triage}
     state["slots"].update(slots or {})
@@ -55,7 +59,8 @@ def load_tracker(
     assert user_event["event"] == "user", f"{fixture}.json must end with the user's message"
     user_event["text"] = message["text"]
     user_event["parse_data"] = {
-        key: message[key] for key in ("text", "intent", "intent_ranking", "entities", "triage")
+        key: message[key] for key in ("text", "intent", "intent_ranking", "entities", "triage",
+                                          "clauses")
         if key in message
     }
     return Tracker.from_dict(state)

@@ -19,7 +19,8 @@ from actions.chat import ActionChatReply
 from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
-from actions.replies import CONTENT
+from actions.replies import CONTENT, second_question
+from actions.thresholds import THRESHOLDS
 from clinic.content import load_content
 from clinic.names import CALLBACK_FORM_SLOTS
 from tests.clinic_facts import CLINIC
@@ -400,6 +401,7 @@ def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
     ("ask_does_it_hurt", 0.35, True),      # "how much is it, and does it hurt?"
     ("ask_does_it_hurt", 0.1, False),      # a faint runner-up is not a second question
     ("greet", 0.4, False),                 # nor is anything but a question
+    ("book_appointment", 0.3, True),       # or a request: "how much is it? book me in"
 ])
 def test_a_second_question_is_offered_first_after_the_answer(second, confidence, offered,
                                                              make_tracker, run_action):
@@ -410,6 +412,75 @@ def test_a_second_question_is_offered_first_after_the_answer(second, confidence,
     expected = ([f"/{second}"] + [p for p in suggested if p != f"/{second}"])[:3] if offered \
         else suggested
     assert payloads(messages[0]) == ["/tell_me_more"] + expected
+
+
+PAIN_BUTTONS = ["/ask_benefits", "/ask_session_details", "/book_appointment"]
+
+
+@pytest.mark.parametrize("second, confidence, expected", [
+    # "my lower back has been killing me for 3 days, how much is a visit?"
+    ("ask_cost", 0.3, ["/ask_cost"] + PAIN_BUTTONS),
+    # a question the reply offers anyway moves to the front, once
+    ("ask_session_details", 0.3, ["/ask_session_details", "/ask_benefits", "/book_appointment"]),
+    ("ask_cost", 0.1, PAIN_BUTTONS),        # a faint runner-up is no second question
+    ("emergency", 0.4, PAIN_BUTTONS),       # nor is anything but a question
+])
+def test_a_question_asked_with_a_description_of_pain_is_offered_first(
+        second, confidence, expected, make_tracker, run_action):
+    ranking = [{"name": "describe_pain", "confidence": 0.55},
+               {"name": second, "confidence": confidence}]
+    tracker = make_tracker("faq_question", text="my back has been killing me, how much is it?",
+                           intent="describe_pain", confidence=0.55, ranking=ranking)
+    messages, _ = run_action(ActionChatReply(), tracker)
+    assert [m["text"] for m in messages] == [MESSAGES["describe_pain"]]
+    assert payloads(messages[0]) == expected
+
+
+def clause(name, confidence, question=True):
+    return {"name": name, "confidence": confidence, "question": question}
+
+
+@pytest.mark.parametrize("clauses, offered", [
+    # "my lower back has been killing me for 3 days, how much is a visit?"
+    ([clause("describe_pain", 0.96, False), clause("ask_cost", 0.97)], ["ask_cost"]),
+    # the first clause that qualifies
+    ([clause("ask_does_it_hurt", 0.9), clause("ask_cost", 0.97)], ["ask_does_it_hurt"]),
+    ([clause("describe_pain", 0.9, False), clause("book_appointment", 0.9)], ["book_appointment"]),
+    ([clause("describe_pain", 0.9, False), clause("ask_cost", 0.97, False)], []),  # no question
+    ([clause("describe_pain", 0.9, False), clause("ask_cost", 0.59)], []),  # not sure enough
+    ([clause("ask_safety", 0.9), clause("greet", 0.9)], []),  # the intent answered
+    ([clause("emergency", 0.9), clause("nlu_fallback", 0.9)], []),  # never offered
+])
+def test_a_question_asked_in_a_clause_of_its_own_is_offered(clauses, offered, make_tracker):
+    ranking = [{"name": "ask_safety", "confidence": 0.9}, {"name": "ask_cost", "confidence": 0.05}]
+    tracker = make_tracker("faq_question", intent="ask_safety", confidence=0.9, ranking=ranking,
+                           clauses=clauses)
+    assert THRESHOLDS["clause_question"] == 0.6  # the boundary the cases above are written for
+    assert second_question(tracker, "ask_safety") == offered
+
+
+def test_the_runner_up_wins_over_a_clause(make_tracker):
+    ranking = [{"name": "ask_cost", "confidence": 0.5}, {"name": "ask_human", "confidence": 0.3}]
+    tracker = make_tracker("faq_question", intent="ask_cost", confidence=0.5, ranking=ranking,
+                           clauses=[clause("ask_cost", 0.9), clause("ask_safety", 0.9)])
+    assert second_question(tracker, "ask_cost") == ["ask_human"]
+
+
+def test_the_pain_reply_offers_the_question_of_its_other_clause(make_tracker, run_action):
+    ranking = [{"name": "describe_pain", "confidence": 0.71}, {"name": "ask_cost", "confidence": 0.14}]
+    tracker = make_tracker("faq_question", intent="describe_pain", confidence=0.71, ranking=ranking,
+                           clauses=[clause("describe_pain", 0.96, False), clause("ask_cost", 0.97)])
+    messages, _ = run_action(ActionChatReply(), tracker)
+    assert payloads(messages[0]) == ["/ask_cost"] + PAIN_BUTTONS
+
+
+def test_at_level_possible_the_second_question_stays_and_booking_goes(make_tracker, run_action):
+    ranking = [{"name": "describe_pain", "confidence": 0.55}, {"name": "ask_cost", "confidence": 0.3}]
+    tracker = make_tracker("faq_question", intent="describe_pain", confidence=0.55, ranking=ranking,
+                           triage={"level": "possible", "flags": ["fever"]})
+    messages, _ = run_action(ActionChatReply(), tracker)
+    assert [m["text"] for m in messages] == [MESSAGES["possible_fever"], MESSAGES["describe_pain"]]
+    assert payloads(messages[1]) == ["/ask_cost", "/ask_benefits", "/ask_session_details"]
 
 
 @pytest.mark.parametrize("ranking, expected", [

@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from components import word_vectors
 from components.tfidf_intent_classifier import (
+    CLAUSES,
     MODEL_FILE,
     NORMALISED_TEXT,
     TfidfIntentClassifier,
@@ -207,3 +208,24 @@ def test_loading_with_a_different_word_vectors_setting_is_an_error(storage, cont
     for resource, config in [("plain", {"word_vectors": True}), ("dense", {})]:
         with pytest.raises(UnloadableClassifierError, match="features but would be given"):
             load(storage, context, Resource(resource), config)
+
+
+def test_each_clause_of_a_message_of_several_is_classified_too(storage, context):
+    resource = Resource("tfidf")
+    train(storage, context, resource)
+    component = load(storage, context, resource)
+    message = classify(component, "hi there, how much does it cost? and bye")
+    expected = [(part, classify(component, part).get(INTENT)) for part in
+                ("hi there", "how much does it cost?", "and bye")]
+    assert message.get(CLAUSES) == [
+        {"name": intent["name"], "confidence": intent["confidence"], "question": question}
+        for (_, intent), question in zip(expected, (False, True, False))]
+    assert [c["name"] for c in message.get(CLAUSES)] == ["greet", "ask_cost", "goodbye"]
+
+
+@pytest.mark.parametrize("text", ["how much does it cost", "hello, bye", "price, ok"])
+def test_a_message_of_one_clause_has_no_clauses(storage, context, text):
+    """"bye" and "ok" are clauses of one word: too short to stand as a part of their own."""
+    resource = Resource("tfidf")
+    train(storage, context, resource)
+    assert classify(load(storage, context, resource), text).get(CLAUSES) is None

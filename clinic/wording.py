@@ -1,0 +1,31 @@
+"""How a visitor's message reads: the clauses it is made of, and whether a piece of it asks a
+question. Shared by the intent classifier (components/tfidf_intent_classifier.py classifies each
+clause of a two-part message) and the actions (which offer a second question, or tell a question
+from an answer in the callback form)."""
+import re
+from typing import List
+
+ASKING = r"(?:what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b"
+QUESTION_WORDS = re.compile("^" + ASKING, re.I)
+# Words before the question proper: "ok, how long...", "and does it hurt", "also where are you".
+LEADING_FILLER = re.compile(r"^((wait|sorry|ok|okay|oh|um|hey|hi|and|also|plus|but|or|so)\b[\s,.!]*)+",
+                            re.I)
+# A clause runs to a sentence end (. ? ! ;, kept with it), a comma or a line break, or up to
+# a joining word that starts another question: "how much is it | and does it hurt".
+CLAUSE = re.compile(r"[^.?!;,\n]+[.?!;]*")
+JOINED_QUESTION = re.compile(r"\s+(?=(?:and|also|plus|but|or)\s+" + ASKING + ")", re.I)
+MIN_CLAUSE_WORDS = 2
+
+
+def clauses(text: str) -> List[str]:
+    """The message's clauses of two words or more, in order: "my neck is stiff, how much is it?"
+    -> ["my neck is stiff", "how much is it?"]."""
+    pieces = (piece.strip() for clause in CLAUSE.findall(text or "")
+              for piece in JOINED_QUESTION.split(clause) if piece)
+    return [piece for piece in pieces if len(piece.split()) >= MIN_CLAUSE_WORDS]
+
+
+def reads_as_question(text: str) -> bool:
+    """A question mark anywhere, or a question word first once fillers are left out."""
+    text = (text or "").strip()
+    return "?" in text or bool(QUESTION_WORDS.match(LEADING_FILLER.sub("", text)))
