@@ -64,6 +64,8 @@ def test_back_as_a_direction_is_no_body_part(nlp, text):
     ("it's been about a month", "about a month"),
     ("it's been a week", "a week"),
     ("for the past few days", "the past few days"),
+    ("the past year's been bad for my back", "the past year"),
+    ("my neck, the last week’s gotten worse", "the last week"),
     ("for the last 2 weeks my back", "the last 2 weeks"),
     ("for a week and a half", "a week and a half"),
     ("hurt my back 2 weeks ago", "2 weeks ago"),
