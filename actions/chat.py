@@ -1,7 +1,8 @@
 """Short replies for greetings, thanks, goodbyes, "are you a bot?", a stray yes or no, and a
 visitor who only describes their pain (naming the body part they named, "I'm sorry to hear about
 the neck pain.", never how long it has hurt: the pain_duration entity is for the front desk).
-A question asked in the same message is offered first among the buttons."""
+A question asked in the same message as a greeting, a yes or a description of pain is offered
+first among the buttons (not in the callback form, which asks its own question next)."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker

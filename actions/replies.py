@@ -4,7 +4,7 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 
 from actions.thresholds import THRESHOLDS
 from clinic.content import Source, load_or_exit
-from clinic.names import body_part_name
+from clinic.names import CALLBACK_FORM, body_part_name
 
 CONTENT = load_or_exit()
 CLINIC = CONTENT.clinic
@@ -51,8 +51,12 @@ def latest_intent(tracker) -> Text:
 
 def second_question(tracker, answered: Text) -> List[Text]:
     """The other question of a two-part message, to be offered first as a button: see
-    questions_besides."""
-    return questions_besides(tracker.latest_message, answered)
+    questions_besides. In the callback form only a question: "Talk to a person" there would
+    end the request the visitor is making."""
+    offered = questions_besides(tracker.latest_message, answered)
+    if tracker.active_loop_name == CALLBACK_FORM:
+        return [name for name in offered if name in QUESTION_INTENTS]
+    return offered
 
 
 def questions_besides(parse: Dict[Text, Any], answered: Text,

@@ -5,7 +5,8 @@ from an answer in the callback form)."""
 import re
 from typing import List
 
-ASKING = r"(?:what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b"
+# "can't" asks nothing: "can't do mornings" answers the callback form's time question.
+ASKING = r"(?:what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b(?!['’]t)"
 QUESTION_WORDS = re.compile("^" + ASKING, re.I)
 # Words before the question proper: "ok, how long...", "and does it hurt", "also where are you".
 LEADING_FILLER = re.compile(r"^((wait|sorry|ok|okay|oh|um|hey|hi|and|also|plus|but|or|so)\b[\s,.!]*)+",

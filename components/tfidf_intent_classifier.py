@@ -38,6 +38,8 @@ MODEL_FILE = "tfidf_intent_classifier.skops"
 # The parse result's key for the intent of each clause of a message of several: a list, in the
 # message's order, of {"name", "confidence", "question"} (whether the clause reads as a question).
 CLAUSES = "clauses"
+# More clauses than a visitor's question would have add only work and tracker events.
+MAX_CLAUSES = 8
 
 
 def classifier_text(message: Message) -> Optional[Text]:
@@ -158,10 +160,12 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         if self._model is None or not messages:
             return messages
         texts = [classifier_text(message) or "" for message in messages]
-        # A message of two clauses or more ("my neck is stiff, how much is it?") has each clause
-        # classified too, in the same batch: the actions offer a question asked in one clause
-        # that the whole message's ranking buries (actions/replies.py, second_question).
-        parts = [part if len(part) > 1 else [] for part in map(clauses, texts)]
+        # A message of two clauses or more ("my neck is stiff, how much is it?") has each of its
+        # first MAX_CLAUSES classified too, in the same batch: the actions offer a question asked
+        # in one clause that the whole message's ranking buries (actions/replies.py,
+        # questions_besides). A button's payload ("/ask_cost") is no visitor's wording.
+        parts = [[] if text.startswith("/") else clauses(text)[:MAX_CLAUSES] for text in texts]
+        parts = [part if len(part) > 1 else [] for part in parts]
         probabilities = self._probabilities(texts + [c for part in parts for c in part])
         clause_rows = iter(probabilities[len(texts):])
         for message, row, part in zip(messages, probabilities, parts):

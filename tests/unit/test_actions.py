@@ -19,7 +19,7 @@ from actions.chat import ActionChatReply
 from actions.emergency import ActionEmergency
 from actions.fallback import ActionFallback
 from actions.handoff import ActionHandoff
-from actions.replies import CONTENT, second_question
+from actions.replies import CONTENT, questions_besides, second_question
 from actions.thresholds import THRESHOLDS
 from clinic.content import load_content
 from clinic.names import CALLBACK_FORM_SLOTS
@@ -400,8 +400,8 @@ def test_tell_me_more_after_an_emergency_expands_the_emergency_guidance(
 @pytest.mark.parametrize("second, confidence, offered", [
     ("ask_does_it_hurt", 0.35, True),      # "how much is it, and does it hurt?"
     ("ask_does_it_hurt", 0.1, False),      # a faint runner-up is not a second question
-    ("greet", 0.4, False),                 # nor is anything but a question
-    ("book_appointment", 0.3, True),       # or a request: "how much is it? book me in"
+    ("greet", 0.4, False),                 # nor is anything but a question or a request
+    ("book_appointment", 0.3, True),       # "how much is it? book me in"
 ])
 def test_a_second_question_is_offered_first_after_the_answer(second, confidence, offered,
                                                              make_tracker, run_action):
@@ -423,7 +423,7 @@ PAIN_BUTTONS = ["/ask_benefits", "/ask_session_details", "/book_appointment"]
     # a question the reply offers anyway moves to the front, once
     ("ask_session_details", 0.3, ["/ask_session_details", "/ask_benefits", "/book_appointment"]),
     ("ask_cost", 0.1, PAIN_BUTTONS),        # a faint runner-up is no second question
-    ("emergency", 0.4, PAIN_BUTTONS),       # nor is anything but a question
+    ("emergency", 0.4, PAIN_BUTTONS),       # nor is anything but a question or a request
 ])
 def test_a_question_asked_with_a_description_of_pain_is_offered_first(
         second, confidence, expected, make_tracker, run_action):
@@ -451,12 +451,25 @@ def clause(name, confidence, question=True):
     ([clause("ask_safety", 0.9), clause("greet", 0.9)], []),  # the intent answered
     ([clause("emergency", 0.9), clause("nlu_fallback", 0.9)], []),  # never offered
 ])
-def test_a_question_asked_in_a_clause_of_its_own_is_offered(clauses, offered, make_tracker):
-    ranking = [{"name": "ask_safety", "confidence": 0.9}, {"name": "ask_cost", "confidence": 0.05}]
-    tracker = make_tracker("faq_question", intent="ask_safety", confidence=0.9, ranking=ranking,
-                           clauses=clauses)
-    assert THRESHOLDS["clause_question"] == 0.6  # the boundary the cases above are written for
-    assert second_question(tracker, "ask_safety") == offered
+def test_a_question_asked_in_a_clause_of_its_own_is_offered(clauses, offered):
+    parse = {"intent_ranking": [{"name": "ask_safety", "confidence": 0.9},
+                                {"name": "ask_cost", "confidence": 0.05}],
+             "clauses": clauses}
+    # The cases above are written for a clause_question of 0.6, whatever config.yml says.
+    thresholds = {**THRESHOLDS, "clause_question": 0.6}
+    assert questions_besides(parse, "ask_safety", thresholds) == offered
+
+
+@pytest.mark.parametrize("second, offered", [
+    ("ask_human", []),                # "Talk to a person" would end the request being made
+    ("book_appointment", []),         # the visitor is booking already
+    ("ask_does_it_hurt", ["ask_does_it_hurt"]),
+])
+def test_in_the_callback_form_only_a_question_is_offered(second, offered, make_tracker):
+    ranking = [{"name": "ask_cost", "confidence": 0.5}, {"name": second, "confidence": 0.4}]
+    tracker = make_tracker("callback_form", intent="ask_cost", confidence=0.5, ranking=ranking)
+    assert tracker.active_loop_name == "callback_form"
+    assert second_question(tracker, "ask_cost") == offered
 
 
 def test_the_runner_up_wins_over_a_clause(make_tracker):

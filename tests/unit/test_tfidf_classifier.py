@@ -19,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 from components import word_vectors
 from components.tfidf_intent_classifier import (
     CLAUSES,
+    MAX_CLAUSES,
     MODEL_FILE,
     NORMALISED_TEXT,
     TfidfIntentClassifier,
@@ -229,3 +230,13 @@ def test_a_message_of_one_clause_has_no_clauses(storage, context, text):
     resource = Resource("tfidf")
     train(storage, context, resource)
     assert classify(load(storage, context, resource), text).get(CLAUSES) is None
+
+
+def test_clauses_are_capped_and_a_button_payload_has_none(storage, context):
+    resource = Resource("tfidf")
+    train(storage, context, resource)
+    component = load(storage, context, resource)
+    rambling = ", ".join(f"my back hurts {n}" for n in range(MAX_CLAUSES + 4))
+    assert len(classify(component, rambling).get(CLAUSES)) == MAX_CLAUSES
+    payload = '/inform{"time": "after lunch, before five"}'
+    assert classify(component, payload).get(CLAUSES) is None

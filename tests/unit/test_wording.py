@@ -23,6 +23,7 @@ def test_clauses(text, expected):
     ("how much is it", True), ("and does it hurt", True), ("ok so where are you", True),
     ("or how does it work", True), ("price?", True), ("wait, is it safe", True),
     ("my back hurts", False), ("I want to book", False), ("however long it takes", False),
+    ("but can't do mornings", False), ("can’t before 10", False),
     ("", False),
 ])
 def test_reads_as_question(text, question):
