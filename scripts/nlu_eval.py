@@ -165,22 +165,31 @@ def two_part_outcomes(parses: List[Dict[str, Any]], parts: List[Tuple[str, str, 
             other = {first: second, second: first}.get(name)
             # A question asked with a description of pain is answered as the question (the
             # training data's rule): that is both parts.
-            if other and (other == "describe_pain" and name != "nlu_fallback"
-                          or other in reply_buttons(parse)):
+            if other and (other == "describe_pain" or other in reply_buttons(parse)):
                 both += 1
-            stray += any(q not in (first, second) for q in questions_besides(parse, name))
+            stray += offers_second(parse) and any(
+                q not in (first, second) for q in questions_besides(parse, name))
     finally:
         THRESHOLDS.update(saved)
     return {"both": round(both / len(parts), 4), "stray_second": round(stray / len(parts), 4)}
 
 
-def stray_rate(parses: List[Dict[str, Any]], labels: List[str],
-               thresholds: Dict[str, float]) -> float:
+def offers_second(parse: Dict[str, Any]) -> bool:
+    """Whether the reply to this parse can offer a second question: an answer, a greeting, a
+    yes or the pain reply (not a fallback, an emergency or the callback form)."""
+    from actions.chat import TOPICS
+    from actions.replies import QUESTION_INTENTS
+
+    return parse["intent"]["name"] in QUESTION_INTENTS + tuple(TOPICS)
+
+
+def stray_rate(parses: List[Dict[str, Any]], thresholds: Dict[str, float]) -> float:
     """On one-part messages: how often a second question is offered at all."""
     from actions.replies import questions_besides
 
-    return round(sum(bool(questions_besides(p, p["intent"]["name"], thresholds))
-                     for p in parses) / len(labels), 4)
+    return round(sum(offers_second(p) and bool(questions_besides(p, p["intent"]["name"],
+                                                                 thresholds))
+                     for p in parses) / len(parses), 4)
 
 
 def main() -> None:
@@ -226,13 +235,12 @@ def two_part(one_part: Path, two_part_set: Path, model: Path) -> None:
     examples, parts = read_examples(one_part), read_two_part(two_part_set)
     parses = parse_all([t for t, _ in examples] + [t for t, _, _ in parts], model)
     singles, doubles = parses[:len(examples)], parses[len(examples):]
-    labels = [intent for _, intent in examples]
     for second in (0.1, 0.2, 0.3):
         for clause in (0.4, 0.5, 0.6, 0.7, 0.8, 1.01):
             thresholds = {**THRESHOLDS, "second_question": second, "clause_question": clause}
             print(f"second_question {second:.2f} clause_question {clause:.2f}: "
                   f"{two_part_outcomes(doubles, parts, thresholds)} stray on "
-                  f"{one_part.name}: {stray_rate(singles, labels, thresholds)}")
+                  f"{one_part.name}: {stray_rate(singles, thresholds)}")
 
 
 if __name__ == "__main__":
