@@ -5,16 +5,21 @@ from an answer in the callback form)."""
 import re
 from typing import List
 
+WH_WORD = r"(?:what|how|where|why|who|which)\b"
 # "can't" asks nothing: "can't do mornings" answers the callback form's time question.
-ASKING = r"(?:what|how|does|do|is|are|can|could|will|would|should|where|why|who|which)\b(?!['’]t)"
-QUESTION_WORDS = re.compile("^" + ASKING, re.I)
+AUXILIARY = r"(?:does|do|is|are|can|could|will|would|should)\b(?!['’]t)"
+QUESTION_WORDS = re.compile(f"^(?:{WH_WORD}|{AUXILIARY})", re.I)
+# After "and", an auxiliary starts a question only with a subject: "and does it hurt", but not
+# "my back hurts and is stiff".
+SUBJECT = r"\s+(?:i|you|it|we|they|he|she|there|this|that|my|your|the|a|an|cryo\w*)\b"
 # Words before the question proper: "ok, how long...", "and does it hurt", "also where are you".
 LEADING_FILLER = re.compile(r"^((wait|sorry|ok|okay|oh|um|hey|hi|and|also|plus|but|or|so)\b[\s,.!]*)+",
                             re.I)
 # A clause runs to a sentence end (. ? ! ;, kept with it), a comma or a line break, or up to
 # a joining word that starts another question: "how much is it | and does it hurt".
 CLAUSE = re.compile(r"[^.?!;,\n]+[.?!;]*")
-JOINED_QUESTION = re.compile(r"\s+(?=(?:and|also|plus|but|or)\s+" + ASKING + ")", re.I)
+JOINED_QUESTION = re.compile(
+    rf"\s+(?=(?:and|also|plus|but|or)\s+(?:{WH_WORD}|{AUXILIARY}{SUBJECT}))", re.I)
 MIN_CLAUSE_WORDS = 2
 
 

@@ -13,6 +13,9 @@ from clinic.wording import clauses, reads_as_question
                                                       "where are you"]),
     # "and" between two things is no new clause; one-word pieces are not clauses
     ("my neck and back hurt", ["my neck and back hurt"]),
+    # an auxiliary after "and" starts a question only with a subject
+    ("my back hurts and is stiff", ["my back hurts and is stiff"]),
+    ("is it safe and can i use insurance", ["is it safe", "and can i use insurance"]),
     ("ok, thanks!", []), ("", []),
 ])
 def test_clauses(text, expected):
