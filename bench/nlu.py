@@ -30,6 +30,8 @@ from scripts.nlu_eval import (
 from scripts.serve import BIN, server_env
 
 TEST = ROOT / "tests" / "nlu" / "test.yml"
+# Two-part messages ("my neck is killing me, how much is it?"), written blind and frozen.
+TWO_PART_TEST = ROOT / "tests" / "nlu" / "two_part_test.yml"
 DEV = ROOT / "tests" / "nlu" / "dev.yml"
 TRAINING = ROOT / "data" / "nlu"
 
@@ -53,12 +55,16 @@ def tfidf_baseline(test: List[str]) -> List[str]:
 
 def test_set_comparison(model: Path, with_diet: bool = True) -> Dict[str, Dict[str, float]]:
     """Ours as it runs (fallback and triage included; nlu_fallback counts as out_of_scope, and
-    the share of right, clarified, fell-back and wrong replies), the TF-IDF baseline and DIET."""
+    the share of right, clarified, fell-back and wrong replies), the TF-IDF baseline and DIET;
+    and on two-part messages, how often both parts are answered or offered, next to the offer
+    of the classifier's runner-up alone (clause_question off)."""
     from actions.thresholds import THRESHOLDS
-    from scripts.nlu_eval import outcomes
+    from scripts.nlu_eval import outcomes, read_two_part, two_part_outcomes
 
     texts, labels = map(list, zip(*read_examples(TEST)))
-    parses = parse_all(texts, model)
+    parts = read_two_part(TWO_PART_TEST)
+    parses = parse_all(texts + [text for text, _, _ in parts], model)
+    parses, two_part_parses = parses[:len(texts)], parses[len(texts):]
     ours = [contract_intent(p["intent"]["name"]) for p in parses]
     baseline = tfidf_baseline(texts)
     # Messages whose phrasing is not also in data/nlu (short common ones coincide): unseen.
@@ -70,7 +76,11 @@ def test_set_comparison(model: Path, with_diet: bool = True) -> Dict[str, Dict[s
 
     result = {"ours": {**score(labels, ours), **outcomes(parses, labels, THRESHOLDS)},
               "tfidf_baseline": score(labels, baseline),
-              "unseen": {"ours": on_unseen(ours), "tfidf_baseline": on_unseen(baseline)}}
+              "unseen": {"ours": on_unseen(ours), "tfidf_baseline": on_unseen(baseline)},
+              "two_part": {"examples": len(parts),
+                           "ours": two_part_outcomes(two_part_parses, parts, THRESHOLDS),
+                           "runner_up_only": two_part_outcomes(
+                               two_part_parses, parts, {**THRESHOLDS, "clause_question": 1.01})}}
     if with_diet:
         result["diet"] = diet_on(TEST)
     return result

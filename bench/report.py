@@ -75,6 +75,10 @@ def markdown(r: Dict[str, Any]) -> str:
         u = n["unseen"]
         rows.append(f"| accuracy on the {u['ours']['examples']} messages not also in `data/` | "
                     f"{u['ours']['accuracy']:.3f} | {u['tfidf_baseline']['accuracy']:.3f} | | |")
+    if "two_part" in n:
+        t = n["two_part"]
+        rows.append(f"| two-part messages ({t['examples']}): both parts answered or offered | "
+                    f"{t['ours']['both']:.3f} (the runner-up alone: {t['runner_up_only']['both']:.3f}) | | | |")
     rows.append(f"| emergency recall | {o['emergency_recall']:.3f} | {b['emergency_recall']:.3f} | "
                 f"{diet('emergency_recall')} | {bar(o['emergency_recall'] == 1)} (1.0) |")
     if "train_seconds" in d:

@@ -17,6 +17,8 @@ def test_smoke_run_measures_every_stage(tmp_path):
     nlu = results["nlu"]
     assert 0 < nlu["ours"]["accuracy"] <= 1 and 0 < nlu["tfidf_baseline"]["accuracy"] <= 1
     assert nlu["ours"]["examples"] == 580 and nlu["unseen"]["ours"]["examples"] == 467
+    assert nlu["two_part"]["examples"] == 120
+    assert 0 < nlu["two_part"]["ours"]["both"] <= 1
     flows = results["flows"]
     assert flows["pain_statements"]["examples"] == 125
     assert flows["booking_requests"]["examples"] == 85
@@ -24,3 +26,4 @@ def test_smoke_run_measures_every_stage(tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "| median latency per message |" in table and "TF-IDF" in table
     assert "| pain statements given the pain reply |" in table
+    assert "| two-part messages (120): both parts answered or offered |" in table
