@@ -100,6 +100,18 @@ def test_ordinary_pain_and_questions_are_not_emergencies(text):
     assert level(text) != "emergency"
 
 
+@pytest.mark.parametrize("text, expected", [
+    # 2026-12-02, from new NLU training data: a saying, Raynaud's, a misspelled "a real person"
+    ("honestly I've hit a wall with the stretches, what else do you offer?", "none"),
+    ("my car hit a wall this morning and now my neck and back are screaming", "emergency"),
+    ("my fingers go blue in the cold, can I still use ice packs on my neck?", "none"),
+    ("his lips have gone blue and he is gasping", "emergency"),
+    ("i wnt a reel live persn to tlk to", "none"),
+])
+def test_everyday_words_of_new_training_data(text, expected):
+    assert level(text) == expected
+
+
 @pytest.mark.parametrize("text, language", [
     ("no puedo controlar la orina desde ayer", "es"),
     ("tengo fiebre y me duele mucho la espalda", "es"),
