@@ -4,17 +4,17 @@ from typing import Any, Dict, Iterable, List, Optional, Text
 
 from actions.thresholds import THRESHOLDS
 from clinic.content import Source, load_or_exit
-from clinic.names import CALLBACK_FORM, body_part_name
+from clinic.names import CALLBACK_FORM, HANDOFF_INTENTS, body_part_name
 
 CONTENT = load_or_exit()
 CLINIC = CONTENT.clinic
 
 # Questions a visitor can be offered as buttons: every curated answer but the emergency one.
-QUESTION_INTENTS = tuple(i for i in CONTENT.answers if i != "emergency")
+QUESTION_INTENTS = CONTENT.question_intents()
 # Button labels for the two handoff intents, which have no curated answer of their own.
-HANDOFF_TITLES = {"book_appointment": "Book a visit", "ask_human": "Talk to a person"}
+HANDOFF_TITLES = dict(zip(HANDOFF_INTENTS, ("Book a visit", "Talk to a person")))
 # What a message may ask besides the intent answered, offered as a button (second_question).
-OFFERABLE_INTENTS = QUESTION_INTENTS + tuple(HANDOFF_TITLES)
+OFFERABLE_INTENTS = CONTENT.offerable_intents()
 TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 YES_NO = (
     {"title": "Yes, please", "payload": "/affirm"},

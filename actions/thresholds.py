@@ -7,7 +7,7 @@ import yaml
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yml"
 NAMES = ("fallback", "ambiguity", "close_second", "close_gap", "second_question",
-         "clause_question", "form_sure", "form_question", "form_question_like")
+         "clause_question", "first_asked_clause", "form_sure", "form_question", "form_question_like")
 
 
 class ThresholdError(ValueError):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from clinic.names import HANDOFF_INTENTS
 from triage.rules import FLAGS
 
 CONTENT_DIR = Path(os.environ.get("CLINIC_CONTENT_DIR", Path(__file__).parents[1] / "content"))
@@ -190,6 +191,15 @@ class Content:
         if body_part and name in self.body_part_messages:
             return self.body_part_messages[name].replace("{body_part}", body_part)
         return self.messages[name]
+
+    def question_intents(self) -> Tuple[str, ...]:
+        """The questions a visitor can ask: every curated answer but the emergency one."""
+        return tuple(i for i in self.answers if i != "emergency")
+
+    def offerable_intents(self) -> Tuple[str, ...]:
+        """What a message can ask that the assistant answers or offers as a button: a question,
+        a visit or a person."""
+        return self.question_intents() + HANDOFF_INTENTS
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:

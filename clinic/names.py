@@ -21,6 +21,10 @@ ACTION_VALIDATE_CALLBACK_FORM = "validate_callback_form"
 ACTION_SUBMIT_CALLBACK = "action_submit_callback"
 ACTION_CANCEL_CALLBACK = "action_cancel_callback"
 
+# The two requests a visitor can make besides a question, each offered as a button as a
+# question is: a visit (the callback form) and a person (the phone number).
+HANDOFF_INTENTS = ("book_appointment", "ask_human")
+
 # The callback request (domain.yml `forms:`), the slots it fills in the order it asks for them,
 # and the action that asks for each (Rasa's action_ask_<slot>).
 CALLBACK_FORM = "callback_form"

@@ -12,7 +12,7 @@ Each clause of a message of several is classified as well (the parse result's `c
 """
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Iterable, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,6 +24,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from clinic.content import load_or_exit
 from clinic.wording import clauses, reads_as_question
 from components.synonyms import NORMALISED_TEXT
 import numpy as np
@@ -48,6 +49,23 @@ def classifier_text(message: Message) -> Optional[Text]:
     return message.get(NORMALISED_TEXT) or message.get(TEXT)
 
 
+def first_asked_first(ranking: List[Dict[Text, Any]], clause_tops: List[Dict[Text, Any]],
+                      answerable: Iterable[Text], clause_min: float) -> List[Dict[Text, Any]]:
+    """Of two questions in one message ("what is cryo and does it hurt"), the one asked first is
+    answered first and the other offered after it (actions/replies.py, questions_besides). A bag
+    of words cannot tell which came first, so when the clauses that read as questions,
+    classified on their own at `clause_min` or more, ask the message's top intent after another
+    question (or a request for a visit or a person), that one takes the top place: the two swap
+    names, the confidences stay in order."""
+    asked = [c["name"] for c in clause_tops if c["question"] and c["confidence"] >= clause_min]
+    if not ranking or ranking[0]["name"] not in asked[1:] or asked[0] not in answerable:
+        return ranking
+    names = [r["name"] for r in ranking]
+    first = names.index(asked[0])
+    names[0], names[first] = names[first], names[0]
+    return [{**r, "name": name} for r, name in zip(ranking, names)]
+
+
 class UnloadableClassifierError(RasaException):
     """The model has a trained TF-IDF classifier, but it cannot be loaded."""
 
@@ -66,6 +84,10 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
             # multiplied by vector_weight (each TF-IDF block has unit length per message).
             "word_vectors": False,
             "vector_weight": 1.0,
+            # Of two questions in one message, the one asked first is answered first
+            # (first_asked_first) when its clause is classified at this confidence or more:
+            # config.yml's thresholds.first_asked_clause. Above any confidence: off.
+            "first_asked_clause": 1.1,
         }
 
     def __init__(
@@ -80,6 +102,9 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self._model = model
         self._weights: Optional[np.ndarray] = None  # coef_ transposed, contiguous; see _probabilities
+        # What may be answered first of two questions: content/answers.yml's (a broken file
+        # stops the server at start, naming it, as the REST channel does).
+        self._answerable = frozenset(load_or_exit().offerable_intents())
 
     @classmethod
     def create(
@@ -170,15 +195,16 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         clause_rows = iter(probabilities[len(texts):])
         for message, row, part in zip(messages, probabilities, parts):
             ranking = self._ranking(row)
+            if part:
+                tops = [{**self._ranking(next(clause_rows))[0], "question": reads_as_question(text)}
+                        for text in part]
+                message.set(CLAUSES, tops, add_to_output=True)
+                ranking = first_asked_first(ranking, tops, self._answerable,
+                                            self._config["first_asked_clause"])
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(
                 INTENT_RANKING_KEY, ranking[: self._config["ranking_length"]], add_to_output=True
             )
-            if part:
-                message.set(CLAUSES, [
-                    {**self._ranking(next(clause_rows))[0], "question": reads_as_question(text)}
-                    for text in part
-                ], add_to_output=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -151,7 +151,8 @@ def reply_buttons(parse: Dict[str, Any]) -> List[str]:
 def two_part_outcomes(parses: List[Dict[str, Any]], parts: List[Tuple[str, str, str]],
                       thresholds: Dict[str, float]) -> Dict[str, float]:
     """On two-part messages: how often one part is answered and the other is answered too or
-    offered as a button ("both"), and how often a second question is offered that the message
+    offered as a button ("both"), how often the part to answer first is the one answered ("first":
+    the question asked first, or the question asked with a description of pain), and how often a second question is offered that the message
     did not ask ("stray"). The thresholds are set in the running actions' THRESHOLDS for it."""
     from actions.replies import questions_besides
     from actions.thresholds import THRESHOLDS
@@ -159,9 +160,10 @@ def two_part_outcomes(parses: List[Dict[str, Any]], parts: List[Tuple[str, str, 
     saved = dict(THRESHOLDS)
     THRESHOLDS.update(thresholds)
     try:
-        both = stray = 0
+        both = stray = answered_first = 0
         for parse, (_, first, second) in zip(parses, parts):
             name = parse["intent"]["name"]
+            answered_first += name == (second if first == "describe_pain" else first)
             other = {first: second, second: first}.get(name)
             # A question asked with a description of pain is answered as the question (the
             # training data's rule): that is both parts.
@@ -171,7 +173,8 @@ def two_part_outcomes(parses: List[Dict[str, Any]], parts: List[Tuple[str, str, 
                 q not in (first, second) for q in questions_besides(parse, name))
     finally:
         THRESHOLDS.update(saved)
-    return {"both": round(both / len(parts), 4), "stray_second": round(stray / len(parts), 4)}
+    return {"both": round(both / len(parts), 4), "first": round(answered_first / len(parts), 4),
+            "stray_second": round(stray / len(parts), 4)}
 
 
 def offers_second(parse: Dict[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from components.tfidf_intent_classifier import (
     TfidfIntentClassifier,
     UnloadableClassifierError,
     classifier_text,
+    first_asked_first,
 )
 
 EXAMPLES = {
@@ -45,9 +46,9 @@ def context():
     return ExecutionContext(GraphSchema({}), "test")
 
 
-def train(storage, context, resource, config=None):
+def train(storage, context, resource, config=None, examples=EXAMPLES):
     component = TfidfIntentClassifier.create(config or {}, storage, resource, context)
-    messages = [Message(data={TEXT: t, INTENT: i}) for i, ts in EXAMPLES.items() for t in ts]
+    messages = [Message(data={TEXT: t, INTENT: i}) for i, ts in examples.items() for t in ts]
     component.train(TrainingData(training_examples=messages))
     return component
 
@@ -240,3 +241,65 @@ def test_clauses_are_capped_and_a_button_payload_has_none(storage, context):
     assert len(classify(component, rambling).get(CLAUSES)) == MAX_CLAUSES
     payload = '/inform{"time": "after lunch, before five"}'
     assert classify(component, payload).get(CLAUSES) is None
+
+
+def ranked(*pairs):
+    return [{"name": name, "confidence": confidence} for name, confidence in pairs]
+
+
+def asked(*triples):
+    return [{"name": n, "confidence": c, "question": q} for n, c, q in triples]
+
+
+TWO_QUESTIONS = ranked(("ask_does_it_hurt", 0.5), ("ask_cost", 0.3), ("ask_what_is_cryotherapy", 0.1),
+                       ("greet", 0.05))
+ANSWERABLE = ("ask_does_it_hurt", "ask_cost", "ask_what_is_cryotherapy")
+
+
+@pytest.mark.parametrize("clause_tops, expected", [
+    # asked first, ranked third: the two swap names, the confidences stay in order
+    (asked(("ask_what_is_cryotherapy", 0.9, True), ("ask_does_it_hurt", 0.95, True)),
+     ranked(("ask_what_is_cryotherapy", 0.5), ("ask_cost", 0.3), ("ask_does_it_hurt", 0.1),
+            ("greet", 0.05))),
+    # already in the order asked
+    (asked(("ask_does_it_hurt", 0.95, True), ("ask_what_is_cryotherapy", 0.9, True)),
+     TWO_QUESTIONS),
+    # the earlier clause is not a question ("what a week, does it hurt?")
+    (asked(("ask_what_is_cryotherapy", 0.9, False), ("ask_does_it_hurt", 0.95, True)),
+     TWO_QUESTIONS),
+    # the earlier clause is classified too unsurely
+    (asked(("ask_what_is_cryotherapy", 0.7, True), ("ask_does_it_hurt", 0.95, True)),
+     TWO_QUESTIONS),
+    # the top intent is not asked in a clause of its own
+    (asked(("ask_what_is_cryotherapy", 0.9, True), ("ask_cost", 0.95, True)),
+     TWO_QUESTIONS),
+    # a greeting asked first is no question to answer first
+    (asked(("greet", 0.9, True), ("ask_does_it_hurt", 0.95, True)),
+     TWO_QUESTIONS),
+    ([], TWO_QUESTIONS),
+])
+def test_of_two_questions_the_first_asked_is_answered_first(clause_tops, expected):
+    assert first_asked_first(TWO_QUESTIONS, clause_tops, ANSWERABLE, clause_min=0.8) == expected
+
+
+def test_an_empty_ranking_stays_empty():
+    assert first_asked_first([], asked(("ask_cost", 0.9, True)), ANSWERABLE, 0.8) == []
+
+
+def test_the_classifier_answers_the_first_asked_only_when_configured(storage, context):
+    resource = Resource("tfidf")
+    hurt = ["does it hurt", "is it painful", "will it sting", "does the cold hurt"]
+    train(storage, context, resource, examples={**EXAMPLES, "ask_does_it_hurt": hurt})
+    configured = {"first_asked_clause": 0.5}
+    text = "does it hurt at all? how much does it cost, is it expensive, what is the price?"
+    assert classify(load(storage, context, resource), text).get(INTENT)["name"] == "ask_cost"
+    first = classify(load(storage, context, resource, configured), text)
+    assert [(c["name"], c["question"]) for c in first.get(CLAUSES)][:2] == [
+        ("ask_does_it_hurt", True), ("ask_cost", True)]
+    assert [r["name"] for r in first.get(INTENT_RANKING_KEY)][:2] == [
+        "ask_does_it_hurt", "ask_cost"]
+    assert first.get(INTENT) == first.get(INTENT_RANKING_KEY)[0]
+    # a greeting asked first is no question to answer first
+    greeting = "hi there? how much does it cost, is it expensive?"
+    assert classify(load(storage, context, resource, configured), greeting).get(
+        INTENT)["name"] == "ask_cost"
