@@ -416,6 +416,22 @@ def test_a_question_asked_with_a_description_of_pain_is_offered_first(servers):
         "/ask_cost", "/ask_benefits", "/ask_session_details", "/book_appointment"]
 
 
+@pytest.mark.parametrize("message, first, second", [
+    ("what does it help with? is it safe with diabetes", "ask_benefits", "ask_safety"),
+    ("is there any research on it? is it painful", "ask_evidence", "ask_does_it_hurt"),
+    ("do you take medicare? how long does a session last", "ask_cost", "ask_session_details"),
+])
+def test_of_two_questions_the_first_asked_is_answered_and_the_other_offered_first(
+        servers, message, first, second):
+    parsed = parse(servers, message)
+    assert [c["name"] for c in parsed["clauses"]] == [first, second]
+    messages = chat(servers, new_sender(), message)
+    assert messages[0]["text"].startswith(CONTENT.answers[first].text)
+    # "Tell me more" about the answer given (when it has more), then the other question
+    offered = [b for b in buttons(messages) if b["payload"] != "/tell_me_more"]
+    assert offered[0] == {"title": CONTENT.answers[second].title, "payload": f"/{second}"}
+
+
 @pytest.mark.parametrize("message", [
     "ugh it's been so sore and stiff for 2 weeks now",
     "my hip has been aching for 2 weeks now",  # a body part the patterns do not know
