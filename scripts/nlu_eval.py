@@ -151,9 +151,10 @@ def reply_buttons(parse: Dict[str, Any]) -> List[str]:
 def two_part_outcomes(parses: List[Dict[str, Any]], parts: List[Tuple[str, str, str]],
                       thresholds: Dict[str, float]) -> Dict[str, float]:
     """On two-part messages: how often one part is answered and the other is answered too or
-    offered as a button ("both"), how often the part to answer first is the one answered ("first":
-    the question asked first, or the question asked with a description of pain), and how often a second question is offered that the message
-    did not ask ("stray"). The thresholds are set in the running actions' THRESHOLDS for it."""
+    offered as a button ("both"), how often the part to answer first is the one answered
+    ("first": the question asked first, or the question asked with a description of pain), and
+    how often a second question is offered that the message did not ask ("stray"). The
+    thresholds are set in the running actions' THRESHOLDS for it."""
     from actions.replies import questions_besides
     from actions.thresholds import THRESHOLDS
 
