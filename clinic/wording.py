@@ -5,7 +5,8 @@ from an answer in the callback form)."""
 import re
 from typing import List
 
-WH_WORD = r"(?:what|how|where|why|who|which)\b"
+# "whats", "hows", "wat's": visitors often leave out the apostrophe or misspell the word.
+WH_WORD = r"(?:wh?at|how|where|why|who|which)(?:['’]?s)?\b"
 # "can't" asks nothing: "can't do mornings" answers the callback form's time question.
 AUXILIARY = r"(?:does|do|is|are|can|could|will|would|should)\b(?!['’]t)"
 QUESTION_WORDS = re.compile(f"^(?:{WH_WORD}|{AUXILIARY})", re.I)

@@ -16,6 +16,7 @@ from clinic.wording import clauses, reads_as_question
     # an auxiliary after "and" starts a question only with a subject
     ("my back hurts and is stiff", ["my back hurts and is stiff"]),
     ("is it safe and can i use insurance", ["is it safe", "and can i use insurance"]),
+    ("whats it cost and wheres the parking", ["whats it cost", "and wheres the parking"]),
     ("ok, thanks!", []), ("", []),
 ])
 def test_clauses(text, expected):
@@ -25,7 +26,8 @@ def test_clauses(text, expected):
 @pytest.mark.parametrize("text, question", [
     ("how much is it", True), ("and does it hurt", True), ("ok so where are you", True),
     ("or how does it work", True), ("price?", True), ("wait, is it safe", True),
-    ("my back hurts", False), ("I want to book", False), ("however long it takes", False),
+    ("whats it cost", True), ("hows it work", True), ("wat's the price", True),
+    ("my back hurts", False), ("whatever works", False), ("showing up late", False), ("I want to book", False), ("however long it takes", False),
     ("but can't do mornings", False), ("can’t before 10", False),
     ("", False),
 ])
