@@ -13,6 +13,7 @@ content. The citation rules it enforces:
 This module imports nothing from Rasa: the action server, the Rasa server (its REST channel and
 NLU components), the demo page's server and the scripts all use it.
 """
+import functools
 import os
 import re
 import string
@@ -481,8 +482,10 @@ def load_content(directory: Path = CONTENT_DIR) -> Content:
                    body_part_messages=body_part_messages)
 
 
+@functools.lru_cache(maxsize=None)
 def load_or_exit(directory: Path = CONTENT_DIR) -> Content:
-    """Loads the content once at start-up; a broken file stops the server with a clear message."""
+    """Loads the content once per process at start-up (the REST channel, the classifier and the
+    actions share it); a broken file stops the server with a clear message."""
     try:
         return load_content(directory)
     except ContentError as error:

@@ -102,8 +102,8 @@ class TfidfIntentClassifier(GraphComponent, IntentClassifier):
         self._resource = resource
         self._model = model
         self._weights: Optional[np.ndarray] = None  # coef_ transposed, contiguous; see _probabilities
-        # What may be answered first of two questions: content/answers.yml's (a broken file
-        # stops the server at start, naming it, as the REST channel does).
+        # What may be answered first of two questions: content/answers.yml's, loaded once per
+        # process with the REST channel (a broken file stops the server at start, naming it).
         self._answerable = frozenset(load_or_exit().offerable_intents())
 
     @classmethod

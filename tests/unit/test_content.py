@@ -349,6 +349,12 @@ def test_load_or_exit_returns_good_content(content_dir):
     assert load_or_exit(content_dir) == load_content(content_dir)
 
 
+def test_load_or_exit_reads_the_files_once_per_process(content_dir):
+    first = load_or_exit(content_dir)
+    edit(content_dir / "answers.yml", drop("answers.ask_safety.sources"))
+    assert load_or_exit(content_dir) is first  # the channel, classifier and actions share it
+
+
 # Issue 10: the sources of the content before it, each refused with file and key.
 OLD_SOURCES = {
     "mpft.nhs.uk home page": {"title": "NHS Midlands Partnership trust: Safe use of cold treatment",
