@@ -11,19 +11,20 @@ import re
 from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.thresholds import THRESHOLDS
 from actions.replies import (
-    CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, phone_button, say_safety_line,
+    CONTENT, QUESTION_INTENTS, YES_NO, latest_intent, latest_triage, phone_button,
+    say_safety_line,
 )
 from clinic.content import us_phone
 from clinic.wording import reads_as_question
 from clinic.names import (
     ACTION_CANCEL_CALLBACK, ACTION_SUBMIT_CALLBACK, ACTION_VALIDATE_CALLBACK_FORM, ASK_ACTIONS,
-    CALLBACK_CANCELLED, CALLBACK_DECLINED, CALLBACK_FORM_SLOTS, CALLBACK_OVER_LIMIT,
+    CALLBACK_CANCELLED, CALLBACK_DECLINED, CALLBACK_FORM, CALLBACK_FORM_SLOTS, CALLBACK_OVER_LIMIT,
     CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, SLOT_CALLBACK_CONSENT,
     SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME,
 )
@@ -87,6 +88,36 @@ def is_question(text: Text, confidence: float) -> bool:
     at least fairly sure, or when it is very sure (thresholds.form_question_like, form_question)."""
     return confidence >= THRESHOLDS["form_question"] or (
         reads_as_question(text) and confidence >= THRESHOLDS["form_question_like"])
+
+
+def callback_just_offered(tracker: Tracker) -> bool:
+    """Whether the bot's last words before the visitor's latest message offered a callback."""
+    messages = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            messages += 1
+            if messages > 1:
+                return False
+        elif event.get("event") == "bot" and messages == 1:
+            return event.get("text") == CONTENT.messages["offer_callback"]
+    return False
+
+
+def offer_taken_up(tracker: Tracker, times: bool = True) -> List[Dict[Text, Any]]:
+    """The callback offer answered with a phone number or (with `times`) a time instead of
+    "yes" ("after lunch pls"): the visitor wants the call, so the form starts with that answer
+    in place (the form validates it). Nothing for any other message, nor at triage level
+    `possible` (no booking to someone who may need the emergency room)."""
+    if not callback_just_offered(tracker) or latest_triage(tracker).get("level") == "possible":
+        return []
+    text = (tracker.latest_message.get("text") or "").strip()
+    if len(re.sub(r"\D", "", text)) >= 7:
+        slot = SLOT_CALLBACK_PHONE
+    elif times and TIME_WORDS.search(text):
+        slot = SLOT_CALLBACK_TIME
+    else:
+        return []
+    return [SlotSet(slot, text), FollowupAction(CALLBACK_FORM)]
 
 
 def cleared_form() -> List[Dict[Text, Any]]:

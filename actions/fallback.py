@@ -3,13 +3,15 @@
 Two close guesses: offer both as buttons plus "something else" (as Sara, the Rasa demo bot,
 does). Otherwise: say what the bot can help with, and give the phone number. A message in
 another language gets the phone number in Spanish or in plain English. Every reply here
-carries 911 and 988.
+carries 911 and 988. A time or a phone number given in reply to the callback offer starts
+the callback request instead.
 """
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.callback_form import offer_taken_up
 from actions.thresholds import THRESHOLDS
 from actions.replies import (
     CONTENT, intent_buttons, intent_title, latest_intent, latest_triage, phone_button,
@@ -48,6 +50,10 @@ class ActionFallback(Action):
             dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
             return []
         say_safety_line(dispatcher, tracker)
+        # "after lunch pls" in reply to the callback offer is a yes with the time in it.
+        taken_up = offer_taken_up(tracker)
+        if taken_up:
+            return taken_up
         guesses = []
         if latest_intent(tracker) == "nlu_fallback":
             guesses = close_guesses(tracker.latest_message.get("intent_ranking") or [])

@@ -2,14 +2,15 @@
 
 In the middle of the callback request (data/rules/callback_form.yml) there is no second offer:
 asking for a person ends the request (the phone number first), and asking to book gives the
-phone number, after which the request goes on."""
+phone number, after which the request goes on. Right after the offer, a phone number (whatever
+it was read as) or a booking request with a time in it ("call me tomorrow then") takes it up."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.callback_form import cleared_form
+from actions.callback_form import cleared_form, offer_taken_up
 from actions.replies import CONTENT, YES_NO, latest_intent, phone_button, say_safety_line
 from clinic.names import ACTION_HANDOFF, CALLBACK_CANCELLED, CALLBACK_FORM, SLOT_CALLBACK_STATUS
 
@@ -23,6 +24,12 @@ class ActionHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         booking = latest_intent(tracker) == "book_appointment"
         key = "book_appointment" if booking else "handoff"
+        # "can I talk to someone now" wants the number, not a form: a time takes the offer up
+        # only in a booking request.
+        taken_up = [] if tracker.active_loop_name == CALLBACK_FORM else offer_taken_up(
+            tracker, times=booking)
+        if taken_up:
+            return taken_up
         safety_first = say_safety_line(dispatcher, tracker)
         dispatcher.utter_message(text=CONTENT.messages[key], buttons=[phone_button()])
         if safety_first:

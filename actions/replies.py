@@ -61,20 +61,24 @@ def second_question(tracker, answered: Text) -> List[Text]:
 
 def questions_besides(parse: Dict[Text, Any], answered: Text,
                       thresholds: Dict[Text, float] = THRESHOLDS) -> List[Text]:
-    """What a message asks besides the intent answered, if anything: the classifier's runner-up
-    when it is a question or a request for a visit or a person too and reaches
-    thresholds.second_question ("how much, and does it hurt?"); else the first clause that reads
-    as a question and is classified, on its own, as another such intent at
-    thresholds.clause_question or more ("my back is killing me, how much is a visit?")."""
+    """What a message asks besides the intent answered, if anything: the first clause that reads
+    as a question and is classified, on its own, as a question or a request for a visit or a
+    person at thresholds.clause_question or more ("my back is killing me, how much is a visit?");
+    else the classifier's runner-up when it is such an intent and reaches
+    thresholds.second_question ("how much, and does it hurt"). A clause asked outright is the
+    better witness: a faint runner-up may only echo the words of a story ("for 3 days")."""
+    asked = [clause["name"] for clause in parse.get("clauses") or []
+             if clause.get("question") and clause.get("name") in OFFERABLE_INTENTS
+             and clause["name"] != answered
+             and (clause.get("confidence") or 0) >= thresholds["clause_question"]][:1]
+    if asked:
+        return asked
     ranking = [r for r in parse.get("intent_ranking") or []
                if r.get("name") not in (answered, "nlu_fallback")]
     if ranking and ranking[0].get("name") in OFFERABLE_INTENTS and \
             (ranking[0].get("confidence") or 0) >= thresholds["second_question"]:
         return [ranking[0]["name"]]
-    return [clause["name"] for clause in parse.get("clauses") or []
-            if clause.get("question") and clause.get("name") in OFFERABLE_INTENTS
-            and clause["name"] != answered
-            and (clause.get("confidence") or 0) >= thresholds["clause_question"]][:1]
+    return []
 
 
 def latest_entities(tracker, entity: Text) -> List[Text]:

@@ -460,6 +460,17 @@ def test_a_question_asked_in_a_clause_of_its_own_is_offered(clauses, offered):
     assert questions_besides(parse, "ask_safety", thresholds) == offered
 
 
+def test_a_clause_asked_outright_is_offered_before_a_faint_runner_up():
+    # "my lower back has been killing me for 3 days, how much is a visit?"
+    parse = {"intent_ranking": [{"name": "describe_pain", "confidence": 0.54},
+                                {"name": "book_appointment", "confidence": 0.21}],
+             "clauses": [clause("describe_pain", 0.93, False), clause("ask_cost", 0.94)]}
+    thresholds = {**THRESHOLDS, "clause_question": 0.6, "second_question": 0.2}
+    assert questions_besides(parse, "describe_pain", thresholds) == ["ask_cost"]
+    assert questions_besides({**parse, "clauses": []}, "describe_pain", thresholds) == [
+        "book_appointment"]
+
+
 @pytest.mark.parametrize("second, offered", [
     ("ask_human", []),                # "Talk to a person" would end the request being made
     ("book_appointment", []),         # the visitor is booking already
@@ -470,13 +481,6 @@ def test_in_the_callback_form_only_a_question_is_offered(second, offered, make_t
     tracker = make_tracker("callback_form", intent="ask_cost", confidence=0.5, ranking=ranking)
     assert tracker.active_loop_name == "callback_form"
     assert second_question(tracker, "ask_cost") == offered
-
-
-def test_the_runner_up_wins_over_a_clause(make_tracker):
-    ranking = [{"name": "ask_cost", "confidence": 0.5}, {"name": "ask_human", "confidence": 0.3}]
-    tracker = make_tracker("faq_question", intent="ask_cost", confidence=0.5, ranking=ranking,
-                           clauses=[clause("ask_cost", 0.9), clause("ask_safety", 0.9)])
-    assert second_question(tracker, "ask_cost") == ["ask_human"]
 
 
 def test_the_pain_reply_offers_the_question_of_its_other_clause(make_tracker, run_action):
