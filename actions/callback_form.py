@@ -27,6 +27,7 @@ from clinic.names import (
     CALLBACK_CANCELLED, CALLBACK_DECLINED, CALLBACK_FORM, CALLBACK_FORM_SLOTS, CALLBACK_OVER_LIMIT,
     CALLBACK_SUBMITTED, INTENT_EXPLAIN_VERDICT, INTENT_RATE_ANSWER, SLOT_CALLBACK_CONSENT,
     SLOT_CALLBACK_NAME, SLOT_CALLBACK_PHONE, SLOT_CALLBACK_STATUS, SLOT_CALLBACK_TIME,
+    is_rollover,
 )
 from visitors.limits import LocalLimits
 
@@ -46,6 +47,15 @@ TIME_WORDS = re.compile(
     r"early|late|o'?clock|\d{1,2}(:\d\d)?\s*(am|pm|a\.m\.|p\.m\.)?)\b",
     re.I,
 )
+# In reply to the callback offer only words that can only say when to call take it up: not
+# "now" ("not right now"), "week" ("pain for a week") or a bare number ("I'm 45").
+WHEN_TO_CALL = re.compile(
+    r"\b(any ?time|whenever|mornings?|afternoons?|evenings?|tonight|noon|lunch ?(time|break)?|"
+    r"lunchtime|today|tomorrow|tmrw|weekdays?|weekends?|(mon|tues?|wed(nes)?|thu(rs)?|fri|"
+    r"sat(ur)?|sun)(day)?s?|\d{1,2}(:\d\d)?\s*(am|pm|a\.m\.|p\.m\.)|o'?clock)\b",
+    re.I,
+)
+DECLINING = re.compile(r"^\W*(no|nope|nah|not|don'?t)\b", re.I)
 MAX_NAME = 60
 MAX_TIME = 100
 # Callback requests one conversation, one address (a keyed hash the REST channel puts in the
@@ -91,29 +101,37 @@ def is_question(text: Text, confidence: float) -> bool:
 
 
 def callback_just_offered(tracker: Tracker) -> bool:
-    """Whether the bot's last words before the visitor's latest message offered a callback."""
+    """Whether the bot's last words before the visitor's latest message, in this session,
+    offered a callback (a new session after a pause may be someone else at the computer; a
+    long conversation's rollover is no new visitor)."""
     messages = 0
     for event in reversed(tracker.events):
-        if event.get("event") == "user":
+        kind = event.get("event")
+        if kind == "user":
             messages += 1
             if messages > 1:
                 return False
-        elif event.get("event") == "bot" and messages == 1:
+        elif kind == "restart" or (kind == "session_started" and not is_rollover(event)):
+            return False
+        elif kind == "bot" and messages == 1:
             return event.get("text") == CONTENT.messages["offer_callback"]
     return False
 
 
-def offer_taken_up(tracker: Tracker, times: bool = True) -> List[Dict[Text, Any]]:
-    """The callback offer answered with a phone number or (with `times`) a time instead of
-    "yes" ("after lunch pls"): the visitor wants the call, so the form starts with that answer
-    in place (the form validates it). Nothing for any other message, nor at triage level
-    `possible` (no booking to someone who may need the emergency room)."""
+def offer_taken_up(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The callback offer answered, instead of "yes", with a short reply that gives a phone
+    number or says when ("after lunch pls", "tmrw morning"): the visitor wants the call, so the
+    form starts with that answer in place (the form validates it). Nothing for a question, a
+    "no"/"not ...", a longer message, or at triage level `possible` (no booking to someone who
+    may need the emergency room)."""
     if not callback_just_offered(tracker) or latest_triage(tracker).get("level") == "possible":
         return []
     text = (tracker.latest_message.get("text") or "").strip()
-    if len(re.sub(r"\D", "", text)) >= 7:
+    if len(text) > MAX_TIME or reads_as_question(text) or DECLINING.match(text):
+        return []
+    if us_phone(text):
         slot = SLOT_CALLBACK_PHONE
-    elif times and TIME_WORDS.search(text):
+    elif WHEN_TO_CALL.search(text):
         slot = SLOT_CALLBACK_TIME
     else:
         return []

@@ -2,8 +2,8 @@
 
 In the middle of the callback request (data/rules/callback_form.yml) there is no second offer:
 asking for a person ends the request (the phone number first), and asking to book gives the
-phone number, after which the request goes on. Right after the offer, a phone number (whatever
-it was read as) or a booking request with a time in it ("call me tomorrow then") takes it up."""
+phone number, after which the request goes on. Right after the offer, a short booking request
+with a time or a number in it ("call me tomorrow then") takes it up."""
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -24,10 +24,10 @@ class ActionHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         booking = latest_intent(tracker) == "book_appointment"
         key = "book_appointment" if booking else "handoff"
-        # "can I talk to someone now" wants the number, not a form: a time takes the offer up
-        # only in a booking request.
-        taken_up = [] if tracker.active_loop_name == CALLBACK_FORM else offer_taken_up(
-            tracker, times=booking)
+        # Right after the offer, "ok book me for monday then" says yes and when; someone who
+        # asks for a person gets the number whatever else they say.
+        taken_up = offer_taken_up(tracker) if booking and \
+            tracker.active_loop_name != CALLBACK_FORM else []
         if taken_up:
             return taken_up
         safety_first = say_safety_line(dispatcher, tracker)

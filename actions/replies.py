@@ -53,29 +53,29 @@ def second_question(tracker, answered: Text) -> List[Text]:
     """The other question of a two-part message, to be offered first as a button: see
     questions_besides. In the callback form only a question: "Talk to a person" there would
     end the request the visitor is making."""
-    offered = questions_besides(tracker.latest_message, answered)
-    if tracker.active_loop_name == CALLBACK_FORM:
-        return [name for name in offered if name in QUESTION_INTENTS]
-    return offered
+    in_form = tracker.active_loop_name == CALLBACK_FORM
+    return questions_besides(tracker.latest_message, answered,
+                             offerable=QUESTION_INTENTS if in_form else OFFERABLE_INTENTS)
 
 
 def questions_besides(parse: Dict[Text, Any], answered: Text,
-                      thresholds: Dict[Text, float] = THRESHOLDS) -> List[Text]:
+                      thresholds: Dict[Text, float] = THRESHOLDS,
+                      offerable: Iterable[Text] = OFFERABLE_INTENTS) -> List[Text]:
     """What a message asks besides the intent answered, if anything: the first clause that reads
-    as a question and is classified, on its own, as a question or a request for a visit or a
-    person at thresholds.clause_question or more ("my back is killing me, how much is a visit?");
-    else the classifier's runner-up when it is such an intent and reaches
+    as a question and is classified, on its own, as one of `offerable` (a question, or a request
+    for a visit or a person) at thresholds.clause_question or more ("my back is killing me, how much is a visit?");
+    else the classifier's runner-up when it is one of them and reaches
     thresholds.second_question ("how much, and does it hurt"). A clause asked outright is the
     better witness: a faint runner-up may only echo the words of a story ("for 3 days")."""
     asked = [clause["name"] for clause in parse.get("clauses") or []
-             if clause.get("question") and clause.get("name") in OFFERABLE_INTENTS
+             if clause.get("question") and clause.get("name") in offerable
              and clause["name"] != answered
              and (clause.get("confidence") or 0) >= thresholds["clause_question"]][:1]
     if asked:
         return asked
     ranking = [r for r in parse.get("intent_ranking") or []
                if r.get("name") not in (answered, "nlu_fallback")]
-    if ranking and ranking[0].get("name") in OFFERABLE_INTENTS and \
+    if ranking and ranking[0].get("name") in offerable and \
             (ranking[0].get("confidence") or 0) >= thresholds["second_question"]:
         return [ranking[0]["name"]]
     return []

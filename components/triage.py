@@ -4,7 +4,8 @@ For every message it puts `triage` ({"level", "flags", "language"}) at the top l
 parse result (`POST /model/parse`), and:
 - level `emergency`: the intent becomes `emergency`, whatever else the message asks;
 - otherwise the classifier's `emergency` never stands on its own: the best other intent takes
-  its place (the triage layer must agree before a message is an emergency);
+  its place and the emergency leaves the ranking (the triage layer must agree before a message
+  is an emergency);
 - a message not in English is never read as affirm, deny or stop (nor anything else the
   English classifier guessed): it becomes `out_of_scope`, which answers in the visitor's
   language where we have one, with 911, 988 and the phone number.
@@ -45,8 +46,18 @@ class TriageComponent(GraphComponent):
             elif result.language != "en":
                 set_intent(message, OTHER_LANGUAGE)
             elif (message.get(INTENT) or {}).get("name") == EMERGENCY:
-                set_intent(message, best_other(message))
+                overrule_emergency(message)
         return messages
+
+
+def overrule_emergency(message: Message) -> None:
+    """The classifier said emergency, triage did not: the best other intent takes its place, and
+    the emergency leaves the ranking. Left in, second but above the new top, it would read to the
+    FallbackClassifier as an ambiguity, and every such message would fall back ("I have had
+    back pain for years and nothing works")."""
+    set_intent(message, best_other(message))
+    message.set(INTENT_RANKING_KEY, [r for r in message.get(INTENT_RANKING_KEY)
+                                     if r.get("name") != EMERGENCY], add_to_output=True)
 
 
 def best_other(message: Message) -> Dict[Text, Any]:

@@ -92,3 +92,16 @@ def test_the_fallback_carries_the_safety_net_and_no_booking_button(servers):
     reply = chat(servers, new_sender(), "can you recommend a good pizza place")
     assert "911" in texts(reply) and "988" in texts(reply)
     assert "/book_appointment" not in str(reply)
+
+
+def test_an_emergency_only_the_classifier_saw_leaves_the_ranking_and_the_pain_is_answered(servers):
+    """The classifier puts `emergency` first here and triage does not agree: left in the ranking
+    above the new top intent, it read to the FallbackClassifier as an ambiguity and the visitor
+    got "Sorry, I can't help with that"."""
+    text = "I have had back pain for years and nothing works"
+    result = parse(servers, text)
+    assert result["triage"]["level"] == "none"
+    assert result["intent"]["name"] == "describe_pain"
+    assert "emergency" not in [r["name"] for r in result["intent_ranking"]]
+    assert [m.get("text") for m in chat(servers, new_sender(), text)] == [
+        CONTENT.message("describe_pain", "back")]

@@ -483,6 +483,14 @@ def test_in_the_callback_form_only_a_question_is_offered(second, offered, make_t
     assert second_question(tracker, "ask_cost") == offered
 
 
+def test_in_the_callback_form_a_request_clause_does_not_hide_a_question_runner_up(make_tracker):
+    ranking = [{"name": "ask_cost", "confidence": 0.5},
+               {"name": "ask_does_it_hurt", "confidence": 0.4}]
+    tracker = make_tracker("callback_form", intent="ask_cost", confidence=0.5, ranking=ranking,
+                           clauses=[clause("book_appointment", 0.9), clause("ask_cost", 0.9)])
+    assert second_question(tracker, "ask_cost") == ["ask_does_it_hurt"]
+
+
 def test_the_pain_reply_offers_the_question_of_its_other_clause(make_tracker, run_action):
     ranking = [{"name": "describe_pain", "confidence": 0.71}, {"name": "ask_cost", "confidence": 0.14}]
     tracker = make_tracker("faq_question", intent="describe_pain", confidence=0.71, ranking=ranking,
