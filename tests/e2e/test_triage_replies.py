@@ -94,14 +94,15 @@ def test_the_fallback_carries_the_safety_net_and_no_booking_button(servers):
     assert "/book_appointment" not in str(reply)
 
 
-def test_an_emergency_only_the_classifier_saw_leaves_the_ranking_and_the_pain_is_answered(servers):
-    """The classifier puts `emergency` first here and triage does not agree: left in the ranking
-    above the new top intent, it read to the FallbackClassifier as an ambiguity and the visitor
-    got "Sorry, I can't help with that"."""
-    text = "I have had back pain for years and nothing works"
-    result = parse(servers, text)
-    assert result["triage"]["level"] == "none"
-    assert result["intent"]["name"] == "describe_pain"
-    assert "emergency" not in [r["name"] for r in result["intent_ranking"]]
-    assert [m.get("text") for m in chat(servers, new_sender(), text)] == [
-        CONTENT.message("describe_pain", "back")]
+def test_an_emergency_only_the_classifier_saw_never_outranks_the_intent_chosen(servers):
+    """The classifier puts `emergency` first for these, and triage does not agree: left in the
+    ranking above the intent chosen instead, it read to Rasa's FallbackClassifier as an
+    ambiguity, and the visitor got "Sorry, I can't help with that" whatever that intent was
+    (tests/unit/test_triage_component.py shows the FallbackClassifier side)."""
+    for text in ("my legs are fine and I can walk, it is only my back that hurts",
+                 "no fever at all, just back pain for years and nothing works"):
+        result = parse(servers, text)
+        assert result["triage"]["level"] == "none"
+        top = result["intent"]["confidence"]
+        assert [r for r in result["intent_ranking"]
+                if r["name"] == "emergency" and r["confidence"] > top] == []
